@@ -1,0 +1,55 @@
+# make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000
+# make test  - the whole suite (SQLite; again on PostgreSQL when DATABASE_URL is set)
+# make bench - the benchmarks
+
+SHELL := /bin/bash
+VENV ?= .venv
+# The newest Python >= 3.12 on this machine (PATH, then pyenv), else python3.
+PYTHON ?= $(shell for v in 3.14 3.13 3.12; do \
+	  command -v python$$v 2>/dev/null && exit; \
+	  for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v* 2>/dev/null | sort -Vr); do \
+	    [ -x $$p/bin/python$$v ] && echo $$p/bin/python$$v && exit; done; \
+	done; command -v python3)
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-sqlite test-postgres test-compat bench messages clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	cd example_project && ../$(PY) manage.py migrate --noinput
+	cd example_project && ../$(PY) manage.py demo_setup
+	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== again on $${DATABASE_URL%%://*} =="; \
+	  $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
+
+# The oldest supported pair: Django 5.2 LTS on Python 3.11.
+COMPAT_VENV := .venv-django52
+test-compat:
+	@test -x $(COMPAT_VENV)/bin/python || python3 -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -e ".[dev]" "Django>=5.2,<5.3"
+	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
+
+messages: $(STAMP)
+	cd django_huyi_sms && ../$(PY) -m django makemessages -l zh_Hans -l en --settings=tests.settings --pythonpath=..
+	cd django_huyi_sms && ../$(PY) -m django compilemessages --settings=tests.settings --pythonpath=..
+
+clean:
+	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...client import PRODUCTS
+from ...exceptions import HuyiError
+from ...sending import send_sms
+
+
+class Command(BaseCommand):
+    help = "Send one SMS now and print its smsid (a row is logged like any other send)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("mobile", help="the recipient, e.g. 13800138000")
+        parser.add_argument("content", help="the message text, signature included if your account needs one")
+        parser.add_argument("--product", choices=PRODUCTS, default="sms")
+        parser.add_argument("--purpose", default="", help="a label stored on the log row")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            log = send_sms(options["mobile"], options["content"], product=options["product"], purpose=options["purpose"])
+        except HuyiError as exc:
+            raise CommandError(f"not sent: {exc}") from None
+        self.stdout.write(
+            self.style.SUCCESS(f"submitted: smsid {log.smsid}, {log.parts} part(s), log #{log.pk}")
+        )

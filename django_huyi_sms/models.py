@@ -1,0 +1,129 @@
+"""What the app records: every message sent, and the templates submitted for review."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .client import PRODUCTS, mask_mobile
+
+PRODUCT_LABELS = {
+    "sms": _("Verification / notification SMS"),
+    "marketing": _("Marketing SMS"),
+    "voice": _("Voice verification code"),
+    "voice_notice": _("Voice notice"),
+    "international": _("International SMS"),
+}
+
+
+class Product(models.TextChoices):
+    SMS = "sms", PRODUCT_LABELS["sms"]
+    MARKETING = "marketing", PRODUCT_LABELS["marketing"]
+    VOICE = "voice", PRODUCT_LABELS["voice"]
+    VOICE_NOTICE = "voice_notice", PRODUCT_LABELS["voice_notice"]
+    INTERNATIONAL = "international", PRODUCT_LABELS["international"]
+
+
+
+class SmsLog(models.Model):
+    """One message to one number, from the moment it is asked for to its delivery receipt.
+
+    The status only moves forward: ``queued → submitted → delivered | undelivered``,
+    or ``queued → failed``. Transitions are conditional UPDATEs (see ``sending.py``
+    and ``receipts.py``), never a read-modify-write, so racing writers cannot move it back.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SUBMITTED = "submitted", _("Submitted")
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Undelivered")
+        FAILED = "failed", _("Failed")
+
+    product = models.CharField(_("product"), max_length=16, choices=Product.choices, default=Product.SMS)
+    mobile = models.CharField(_("mobile"), max_length=32)
+    content = models.TextField(_("content"))
+    parts = models.PositiveSmallIntegerField(_("billed parts"), default=1)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    smsid = models.CharField(_("smsid"), max_length=64, blank=True, default="")
+    provider_code = models.IntegerField(_("provider code"), null=True, blank=True)
+    provider_msg = models.CharField(_("provider message"), max_length=255, blank=True, default="")
+    receipt_code = models.CharField(_("receipt code"), max_length=32, blank=True, default="")
+    receipt_msg = models.CharField(_("receipt message"), max_length=255, blank=True, default="")
+    purpose = models.CharField(_("purpose"), max_length=32, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resent_from = models.ForeignKey(
+        "self",
+        verbose_name=_("resent from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resends",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("receipt time"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS log")
+        verbose_name_plural = _("SMS logs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["smsid"], name="huyi_sms_smsid_idx"),
+            models.Index(fields=["mobile", "-created_at"], name="huyi_sms_mobile_idx"),
+            models.Index(fields=["-created_at"], name="huyi_sms_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="huyi_sms_status_idx"),
+        ]
+        permissions = [("view_full_mobile", _("Can see full mobile numbers"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_product_display()} → {self.masked_mobile} ({self.get_status_display()})"
+
+    def __repr__(self) -> str:
+        return f"<SmsLog {self.pk} {self.product} {self.masked_mobile} {self.status} smsid={self.smsid or '-'}>"
+
+    @property
+    def masked_mobile(self) -> str:
+        return mask_mobile(self.mobile)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.Status.DELIVERED, self.Status.UNDELIVERED, self.Status.FAILED)
+
+
+class SmsTemplate(models.Model):
+    """A message template submitted to the provider for review (AddTemplate)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    product = models.CharField(_("product"), max_length=16, choices=Product.choices, default=Product.SMS)
+    content = models.TextField(_("content"))
+    templateid = models.BigIntegerField(_("template id"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    review_msg = models.CharField(_("review message"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("submitted"), auto_now_add=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS template")
+        verbose_name_plural = _("SMS templates")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "templateid"], name="huyi_sms_unique_templateid"),
+        ]
+
+    def __str__(self) -> str:
+        excerpt = self.content if len(self.content) <= 40 else self.content[:39] + "…"
+        return f"#{self.templateid or '-'} {excerpt}"

@@ -1,0 +1,168 @@
+"""Sending: validate, record an ``SmsLog`` row, hand to the backend, record the result, signal.
+
+This is the only module that writes ``SmsLog`` rows for sends and ``SmsTemplate``
+rows for template submissions. Views, forms, commands and admin actions call it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils import timezone
+
+from . import signals, validation
+from .backends import OutgoingSms, get_backend
+from .client import PRODUCTS, mask_mobile
+from .conf import huyi_settings
+from .exceptions import HuyiApiError, HuyiResponseError, error_for_code
+from .models import SmsLog, SmsTemplate
+
+__all__ = ["prepare_message", "send_sms", "get_balance", "add_template"]
+
+logger = logging.getLogger("django_huyi_sms.sending")
+
+
+def prepare_message(mobile: str, content: str, *, product: str = "sms") -> OutgoingSms:
+    """Validate and normalise a message for ``product`` as the provider would.
+
+    Raises the exception of the provider's code (``HuyiRecipientError`` 403/406,
+    ``HuyiContentError`` 404/4070/4073/4074) and ``ValueError`` for an unknown
+    product. Writes nothing.
+    """
+    if product not in PRODUCTS:
+        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    mobile_field = validation.prepare_mobile(mobile, product)
+    content = validation.validate_content(content)
+    return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
+
+
+def send_sms(
+    mobile: str,
+    content: str,
+    *,
+    product: str = "sms",
+    purpose: str = "",
+    user: Any = None,
+    fail_silently: bool = False,
+) -> SmsLog:
+    """Send ``content`` to one ``mobile`` now, and return its ``SmsLog`` row.
+
+    The row is written as ``queued`` before the HTTP call, then becomes
+    ``submitted`` (with the provider's ``smsid``) or ``failed`` (with the
+    provider's code and message). ``sms_sent`` or ``sms_failed`` is sent.
+
+    Invalid input (a malformed number, empty or over-long content, emoji, a bad
+    signature) raises the provider's exception class before anything is
+    written, whatever ``fail_silently`` says: nothing was sent. Failures of the
+    send itself (the provider refusing, the network) raise a ``HuyiApiError``
+    subclass unless ``fail_silently`` is true; the row records them either way.
+    """
+    message = prepare_message(mobile, content, product=product)
+    log = SmsLog.objects.create(
+        product=message.product,
+        mobile=message.mobile,
+        content=message.content,
+        parts=message.parts,
+        purpose=purpose or "",
+        user=user if getattr(user, "pk", None) else None,
+    )
+    deliver(log, message, fail_silently=fail_silently)
+    return log
+
+
+def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -> SmsLog:
+    """Hand a queued ``log``'s ``message`` to the backend and record what happened.
+
+    Shared by the immediate path (:func:`send_sms`) and the background tasks.
+    """
+    backend = get_backend()
+    try:
+        result = backend.send(message)
+    except HuyiApiError as error:
+        _record_failure(log, error)
+        if not fail_silently:
+            raise
+        return log
+    except Exception as error:
+        # A backend bug must not leave the row queued forever; record it, then re-raise
+        # (fail_silently hides provider trouble, not programming errors).
+        _record_failure(log, HuyiResponseError(None, detail=f"{error.__class__.__name__} in backend"))
+        raise
+    _record_submitted(log, smsid=result.smsid, code=result.code, msg=result.msg)
+    return log
+
+
+def _record_submitted(log: SmsLog, *, smsid: str, code: int, msg: str) -> None:
+    now = timezone.now()
+    changes = {
+        "status": SmsLog.Status.SUBMITTED,
+        "smsid": smsid,
+        "provider_code": code,
+        "provider_msg": msg[:255],
+        "submitted_at": now,
+        "updated_at": now,
+    }
+    # Conditional: only a queued row becomes submitted, so a receipt applied in
+    # between (issue #2's early-receipt path) is never overwritten.
+    _apply(log, SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes), changes)
+    logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), smsid)
+    signals.sms_sent.send(sender=SmsLog, log=log)
+
+
+def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
+    now = timezone.now()
+    changes = {
+        "status": SmsLog.Status.FAILED,
+        "provider_code": error.code,
+        "provider_msg": (error.msg or error.detail or str(error))[:255],
+        "updated_at": now,
+    }
+    _apply(log, SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes), changes)
+    logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
+    signals.sms_failed.send(sender=SmsLog, log=log, error=error)
+
+
+def _apply(log: SmsLog, updated: int, changes: dict[str, Any]) -> None:
+    """Mirror a conditional UPDATE on the in-memory ``log``; reload it if another writer got there first."""
+    if updated:
+        for field, value in changes.items():
+            setattr(log, field, value)
+    else:
+        log.refresh_from_db()
+
+
+def get_balance(product: str = "sms") -> int:
+    """How many messages ``product``'s account has left.
+
+    Sends ``balance_low`` when the number is under ``LOW_BALANCE_THRESHOLD``.
+    Raises a ``HuyiApiError`` subclass when the provider refuses or cannot be reached.
+    """
+    if product not in PRODUCTS:
+        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    balance = get_backend().get_balance(product).num
+    threshold = huyi_settings.LOW_BALANCE_THRESHOLD
+    if threshold is not None and balance < threshold:
+        signals.balance_low.send(sender=None, product=product, balance=balance, threshold=threshold)
+    return balance
+
+
+def add_template(content: str, *, product: str = "sms") -> SmsTemplate:
+    """Submit ``content`` to the provider for review and record it as a pending ``SmsTemplate``.
+
+    Variables are written ``【变量】``. The row is written only once the
+    provider accepted the template (and knows its ``templateid``); a refusal
+    raises the provider's exception and writes nothing.
+    """
+    if product not in PRODUCTS:
+        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    if content is None or not str(content).strip():
+        raise error_for_code(404)
+    result = get_backend().add_template(str(content), product)
+    template, _created = SmsTemplate.objects.update_or_create(
+        product=product,
+        templateid=result.templateid,
+        defaults={"content": str(content), "status": SmsTemplate.Status.PENDING},
+    )
+    return template
+

@@ -1,0 +1,181 @@
+"""The provider's rules on numbers and text, checked locally.
+
+Each check raises the exception the provider's own result code maps to (see
+``exceptions.RESULT_CODES``), so a message that would be refused is refused
+before any HTTP call and before anything is written, with the same error a
+caller would have got from ihuyi. The sandbox gateway runs the same checks, so
+it refuses exactly what this module refuses.
+
+Pure Python; no Django.
+"""
+
+from __future__ import annotations
+
+import re
+
+import emoji
+
+from .exceptions import error_for_code
+
+__all__ = [
+    "MAX_CONTENT_LENGTH",
+    "SINGLE_PART_LENGTH",
+    "MULTI_PART_LENGTH",
+    "normalize_mobile",
+    "validate_mobile",
+    "validate_mobiles",
+    "prepare_mobile",
+    "validate_content",
+    "count_parts",
+    "find_signatures",
+]
+
+#: Submit takes at most this many characters of content.
+MAX_CONTENT_LENGTH = 300
+#: A message of up to this many characters (content + signature) is billed as one part…
+SINGLE_PART_LENGTH = 70
+#: …a longer one is billed per this many characters.
+MULTI_PART_LENGTH = 67
+
+# Mainland numbers: 11 digits beginning with 1 (ihuyi-api.md, "Rules").
+_MAINLAND_MOBILE = re.compile(r"1\d{10}")
+# Country code + national number, digits only once spaces and "+" are gone.
+_INTERNATIONAL_MOBILE = re.compile(r"[1-9]\d{6,19}")
+# Things people type into a number that carry no digit: spaces, dashes, dots, brackets.
+_NUMBER_PUNCTUATION = re.compile(r"[\s\-().\u00a0\u3000]")
+# A signature's text: 2–30 letters, digits or CJK characters, no symbols.
+_SIGNATURE_TEXT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,30}")
+
+
+def normalize_mobile(mobile: str, *, international: bool = False) -> str:
+    """Return ``mobile`` in the form the provider expects, or raise.
+
+    Mainland numbers may be written with spaces or dashes and with a ``+86`` /
+    ``0086`` / ``86`` prefix; the result is the bare 11 digits. International
+    numbers (``international=True``) become the digits of country code and
+    number, without ``+`` or leading zeros.
+
+    Raises ``HuyiRecipientError`` with code 403 (empty) or 406 (malformed).
+    """
+    if mobile is None or not str(mobile).strip():
+        raise error_for_code(403)
+    digits = _NUMBER_PUNCTUATION.sub("", str(mobile))
+    if international:
+        digits = digits.removeprefix("+").removeprefix("00")
+        if not _INTERNATIONAL_MOBILE.fullmatch(digits):
+            raise error_for_code(406)
+        return digits
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+            break
+    else:
+        if len(digits) == 13 and digits.startswith("86"):
+            digits = digits[2:]
+    if not _MAINLAND_MOBILE.fullmatch(digits):
+        raise error_for_code(406)
+    return digits
+
+
+def validate_mobile(mobile: str, *, international: bool = False) -> str:
+    """Alias of :func:`normalize_mobile`, for call sites that read better as a check."""
+    return normalize_mobile(mobile, international=international)
+
+
+def validate_mobiles(mobiles: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Normalise several mainland numbers (the marketing product's comma-separated list).
+
+    Duplicates are dropped, order kept. Raises code 403 when the list is empty
+    and 406 naming the first malformed number.
+    """
+    if isinstance(mobiles, str):
+        mobiles = [part for part in mobiles.split(",")]
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for mobile in mobiles:
+        if not str(mobile).strip():
+            continue
+        number = normalize_mobile(mobile)
+        if number not in seen:
+            seen.add(number)
+            cleaned.append(number)
+    if not cleaned:
+        raise error_for_code(403)
+    return cleaned
+
+
+def prepare_mobile(mobile: str | list[str] | tuple[str, ...], product: str = "sms") -> str:
+    """The Submit ``mobile`` field for ``product``, normalised and checked.
+
+    The marketing product takes several numbers (a list, or a comma-separated
+    string) and gets them comma-separated; every other product takes exactly
+    one; the international product takes international numbers.
+    Raises ``HuyiRecipientError`` (403 empty, 406 malformed or more than one).
+    """
+    if product == "marketing":
+        return ",".join(validate_mobiles(mobile))
+    if isinstance(mobile, (list, tuple)):
+        if len(mobile) != 1:
+            raise error_for_code(406, detail=f"the {product} product takes exactly one number per request")
+        mobile = mobile[0]
+    return normalize_mobile(mobile, international=product == "international")
+
+
+def find_signatures(content: str) -> list[str]:
+    """The texts of the ``【…】`` groups in ``content``.
+
+    Raises ``HuyiContentError`` (4070) when the brackets do not pair up or a
+    group is not a valid signature (2–30 letters, digits or Chinese
+    characters, no symbols).
+    """
+    signatures: list[str] = []
+    depth_open: int | None = None
+    for index, char in enumerate(content):
+        if char == "【":
+            if depth_open is not None:
+                raise error_for_code(4070, detail="nested 【")
+            depth_open = index
+        elif char == "】":
+            if depth_open is None:
+                raise error_for_code(4070, detail="】 without 【")
+            text = content[depth_open + 1 : index]
+            if not _SIGNATURE_TEXT.fullmatch(text):
+                raise error_for_code(
+                    4070, detail="a signature is 2-30 letters, digits or Chinese characters, without symbols"
+                )
+            signatures.append(text)
+            depth_open = None
+    if depth_open is not None:
+        raise error_for_code(4070, detail="【 without 】")
+    return signatures
+
+
+def validate_content(content: str) -> str:
+    """Check ``content`` as Submit would; return it unchanged.
+
+    Raises ``HuyiContentError`` with the provider's code: 404 (empty), 4073
+    (over :data:`MAX_CONTENT_LENGTH` characters), 4074 (emoji), 4070 (a
+    malformed ``【signature】``).
+    """
+    if content is None or not str(content).strip():
+        raise error_for_code(404)
+    content = str(content)
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise error_for_code(4073, detail=f"{len(content)} characters, at most {MAX_CONTENT_LENGTH}")
+    if emoji.emoji_count(content):
+        raise error_for_code(4074)
+    find_signatures(content)
+    return content
+
+
+def count_parts(content: str) -> int:
+    """How many messages the provider bills ``content`` as.
+
+    Up to 70 characters is one part; a longer message is billed per 67
+    characters (71–134 → 2, 135–201 → 3, …). Every character counts as one,
+    Chinese or not.
+    """
+    length = len(content)
+    if length <= SINGLE_PART_LENGTH:
+        return 1
+    return -(-length // MULTI_PART_LENGTH)

@@ -1,0 +1,141 @@
+"""The wire client: replies in XML and JSON, malformed replies, transport failures, and the secret key."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from django_huyi_sms.client import IhuyiClient, parse_reply
+from django_huyi_sms.exceptions import (
+    HuyiConfigurationError,
+    HuyiResponseError,
+    HuyiTransportError,
+)
+
+SECRET = "s3cr3t-apikey-0123456789abcdef"
+
+
+def client_for(provider, **kwargs):
+    return IhuyiClient("C12345678", SECRET, provider.url, **kwargs)
+
+
+def test_submit_parses_the_vendors_xml_reply(fake_provider):
+    fake_provider.reply = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<SubmitResult xmlns="106.ihuyi.com">'
+        "<code>2</code><msg>提交成功</msg><smsid>14745625541233112231</smsid></SubmitResult>"
+    )
+    result = client_for(fake_provider, response_format="xml").submit("13800138000", "hello")
+    assert (result.code, result.msg, result.smsid) == (2, "提交成功", "14745625541233112231")
+    assert fake_provider.requests[0].form["format"] == "xml"
+
+
+def test_submit_parses_the_vendors_json_reply(fake_provider):
+    fake_provider.reply = '{"code":2,"msg":"提交成功","smsid":"14745625541233112231"}'
+    result = client_for(fake_provider).submit("13800138000", "hello")
+    assert result.smsid == "14745625541233112231"
+
+
+def test_balance_and_template_in_xml(fake_provider):
+    fake_provider.answer_xml("GetNumResult", code=2, msg="查询成功", num=1234)
+    assert client_for(fake_provider).get_num().num == 1234
+    fake_provider.answer_xml("AddTemplateResult", code=2, msg="提交成功", templateid=5)
+    assert client_for(fake_provider).add_template("【变量】").templateid == 5
+
+
+@pytest.mark.parametrize(
+    "body, complaint",
+    [
+        (b"", "empty reply"),
+        (b"<html><body>502 Bad Gateway</body></html>", "expected <SubmitResult>"),
+        (b"<SubmitResult><code>2</code>", "malformed XML"),
+        (b'{"code": 2, "msg": ', "malformed JSON"),
+        (b"[1, 2]", "neither XML nor JSON"),
+        (b'["code"]', "neither XML nor JSON"),
+        (b'{"msg": "ok"}', "no code"),
+        (b'{"code": "two", "msg": "ok"}', "not a number"),
+        (b'{"code": 2, "msg": "ok", "smsid": "0"}', "no smsid"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"OK", "neither XML nor JSON"),
+    ],
+)
+def test_a_malformed_reply_says_what_was_wrong(fake_provider, body, complaint):
+    fake_provider.reply = body
+    with pytest.raises(HuyiResponseError) as caught:
+        client_for(fake_provider).submit("13800138000", "hello")
+    assert complaint in str(caught.value)
+    assert isinstance(caught.value, HuyiTransportError)
+
+
+def test_an_oversized_reply_is_refused_unread(fake_provider):
+    fake_provider.reply = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    with pytest.raises(HuyiResponseError, match="larger than"):
+        client_for(fake_provider).submit("13800138000", "hello")
+
+
+def test_http_error_status_is_a_transport_error(fake_provider):
+    fake_provider.status = 503
+    with pytest.raises(HuyiTransportError, match="HTTP 503"):
+        client_for(fake_provider).submit("13800138000", "hello")
+
+
+def test_connection_refused_is_a_transport_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = IhuyiClient("C1", SECRET, f"http://127.0.0.1:{port}/webservice/sms.php")
+    with pytest.raises(HuyiTransportError) as caught:
+        client.submit("13800138000", "hello")
+    assert caught.value.code is None
+
+
+def test_a_slow_provider_times_out(fake_provider):
+    fake_provider.delay = 1.0
+    with pytest.raises(HuyiTransportError, match="no answer within 0.2s"):
+        client_for(fake_provider, timeout=0.2).submit("13800138000", "hello")
+
+
+def test_missing_credentials_fail_locally_with_401_402(fake_provider):
+    with pytest.raises(HuyiConfigurationError) as caught:
+        IhuyiClient("", SECRET, fake_provider.url).submit("13800138000", "hello")
+    assert caught.value.code == 401
+    with pytest.raises(HuyiConfigurationError) as caught:
+        IhuyiClient("C1", "", fake_provider.url).get_num()
+    assert caught.value.code == 402
+    assert fake_provider.requests == []
+
+
+def test_the_key_never_appears_in_repr_errors_or_logs(fake_provider, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = client_for(fake_provider, sign_mode="plain")
+    assert SECRET not in repr(client)
+    fake_provider.answer_json(code=405, msg="API ID 或 API KEY 不正确", smsid="0")
+    with pytest.raises(HuyiConfigurationError) as caught:
+        client.submit("13800138000", "hello")
+    fake_provider.status = 500
+    with pytest.raises(HuyiTransportError) as transport:
+        client.get_num()
+    for text in (str(caught.value), repr(caught.value), str(transport.value), caplog.text):
+        assert SECRET not in text
+    assert "Submit" in caplog.text  # the client does log its calls
+
+
+def test_one_pooled_session_serves_many_calls(fake_provider):
+    client = client_for(fake_provider)
+    for _ in range(3):
+        client.submit("13800138000", "hello")
+    assert len(fake_provider.requests) == 3
+    adapter = client.session.get_adapter(fake_provider.url)
+    assert len(adapter.poolmanager.pools) == 1
+
+
+def test_parse_reply_strips_a_byte_order_mark():
+    assert parse_reply('\ufeff{"code":2,"msg":"ok"}'.encode())["code"] == "2"
+
+
+def test_constructor_refuses_unknown_product_and_modes():
+    with pytest.raises(ValueError):
+        IhuyiClient("a", "b", product="fax")
+    with pytest.raises(ValueError):
+        IhuyiClient("a", "b", sign_mode="sha1")

@@ -1,0 +1,123 @@
+"""Local validation refuses, before any HTTP call, what the provider would refuse, with its code."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_huyi_sms.client import IhuyiClient
+from django_huyi_sms.exceptions import HuyiContentError, HuyiRecipientError
+from django_huyi_sms.validation import (
+    count_parts,
+    normalize_mobile,
+    prepare_mobile,
+    validate_content,
+    validate_mobiles,
+)
+
+
+@pytest.mark.parametrize(
+    "given_mobile, expected",
+    [
+        ("13800138000", "13800138000"),
+        (" 138 0013 8000 ", "13800138000"),
+        ("138-0013-8000", "13800138000"),
+        ("+86 138 0013 8000", "13800138000"),
+        ("008613800138000", "13800138000"),
+        ("8613800138000", "13800138000"),
+    ],
+)
+def test_mainland_numbers_are_normalised(given_mobile, expected):
+    assert normalize_mobile(given_mobile) == expected
+
+
+@pytest.mark.parametrize("bad", ["1380013800", "138001380001", "23800138000", "1380013800a", "+1 415 555 0100", "１３８００１３８０００"])
+def test_malformed_numbers_are_406(bad):
+    with pytest.raises(HuyiRecipientError) as caught:
+        normalize_mobile(bad)
+    assert caught.value.code == 406
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None])
+def test_empty_number_is_403(empty):
+    with pytest.raises(HuyiRecipientError) as caught:
+        normalize_mobile(empty)
+    assert caught.value.code == 403
+
+
+def test_international_numbers():
+    assert normalize_mobile("+63 917 123 4567", international=True) == "639171234567"
+    with pytest.raises(HuyiRecipientError):
+        normalize_mobile("+0 12", international=True)
+
+
+def test_marketing_takes_several_numbers_and_drops_duplicates():
+    assert validate_mobiles("13800138000, 13900139000,13800138000") == ["13800138000", "13900139000"]
+    assert prepare_mobile(["13800138000", "13900139000"], "marketing") == "13800138000,13900139000"
+    with pytest.raises(HuyiRecipientError) as caught:
+        validate_mobiles(" , ")
+    assert caught.value.code == 403
+
+
+def test_the_verification_product_takes_exactly_one_number():
+    with pytest.raises(HuyiRecipientError) as caught:
+        prepare_mobile(["13800138000", "13900139000"], "sms")
+    assert caught.value.code == 406
+
+
+@pytest.mark.parametrize(
+    "content, code",
+    [
+        ("", 404),
+        ("   ", 404),
+        ("x" * 301, 4073),
+        ("您的验证码是1234😀", 4074),
+        ("【互亿无线 您的验证码是1234", 4070),
+        ("您的验证码是1234】", 4070),
+        ("【A】您的验证码是1234", 4070),  # one character
+        ("【" + "签" * 31 + "】您的验证码", 4070),  # 31 characters
+        ("【互亿-无线】您的验证码是1234", 4070),  # a symbol
+        ("【【互亿无线】】验证码", 4070),  # nested
+    ],
+)
+def test_content_refused_with_the_providers_code(content, code):
+    with pytest.raises(HuyiContentError) as caught:
+        validate_content(content)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "您的验证码是：1234。请不要把验证码泄露给其他人。",
+        "【互亿无线】您的验证码是：1234。",
+        "您的验证码是：1234。【Acme2026】",
+        "x" * 300,
+    ],
+)
+def test_valid_content_passes(content):
+    assert validate_content(content) == content
+
+
+@pytest.mark.parametrize(
+    "length, parts",
+    [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4), (300, 5)],
+)
+def test_billing_parts_follow_the_70_67_rule(length, parts):
+    assert count_parts("验" * length) == parts
+    assert count_parts("a" * length) == parts
+
+
+@given(st.integers(min_value=71, max_value=1000))
+def test_parts_cover_the_text_and_no_more(length):
+    parts = count_parts("x" * length)
+    assert (parts - 1) * 67 < length <= parts * 67
+
+
+def test_the_client_refuses_before_any_http_call(fake_provider):
+    client = IhuyiClient("C1", "key", fake_provider.url)
+    for mobile, content in [("123", "hello"), ("13800138000", ""), ("13800138000", "😀")]:
+        with pytest.raises((HuyiRecipientError, HuyiContentError)):
+            client.submit(mobile, content)
+    assert fake_provider.requests == []
