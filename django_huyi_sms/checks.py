@@ -11,12 +11,14 @@ from django.core.exceptions import ImproperlyConfigured
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from .backends.ihuyi import IhuyiBackend
+    from .client import PRODUCTS
     from .conf import huyi_settings
 
     messages: list[checks.CheckMessage] = []
     try:
         backend = huyi_settings.BACKEND
-        huyi_settings.product("sms")
+        for product in PRODUCTS:
+            huyi_settings.product(product)
     except ImproperlyConfigured as exc:
         return [
             checks.Error(
@@ -38,6 +40,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="huyi_sms.W001",
                 )
             )
+    if not huyi_settings.CALLBACK_TOKEN:
+        messages.append(
+            checks.Warning(
+                "HUYI_SMS['CALLBACK_TOKEN'] is empty: delivery receipts, replies and template reviews "
+                "pushed by ihuyi are refused (403) until it is set.",
+                hint=(
+                    "Set it to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+                    "and give the vendor console push URLs ending in ?token=<that string>."
+                ),
+                id="huyi_sms.W002",
+            )
+        )
     for name in ("TIMEOUT", "LOW_BALANCE_THRESHOLD", "RETENTION_DAYS"):
         value = getattr(huyi_settings, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

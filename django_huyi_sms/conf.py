@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
     "CALLBACK_TOKEN": "",
     "CALLBACK_ALLOWED_IPS": [],
+    # How many reverse proxies of yours stand before the push URLs (0: trust REMOTE_ADDR only).
+    "CALLBACK_PROXY_COUNT": 0,
     "OTP": {
         "LENGTH": 6,
         "TTL": 300,
@@ -66,6 +68,28 @@ DEFAULTS: dict[str, Any] = {
         "RETRY_SCALE": 1.0,
         # How far the dynamic password's time may be from the sandbox clock before 40501.
         "MAX_CLOCK_SKEW": 300,
+        # Per number and China calendar day: messages (4082) and verification codes (4085).
+        "DAILY_LIMIT": 5,
+        "DAILY_CODE_LIMIT": 5,
+        # The same text to the same number, a minute and a day (answered 4082).
+        "IDENTICAL_PER_MINUTE": 2,
+        "IDENTICAL_PER_DAY": 20,
+        # Over-limit attempts on one number in a day before it is blacklisted (408, later 4030).
+        "BLACKLIST_AFTER": 20,
+        # Numbers blacklisted from the start (4030).
+        "BLACKLIST": [],
+        # Words refused with 407 (case-insensitive).
+        "SENSITIVE_WORDS": ["赌博", "代开发票"],
+        # APIIDs answered 4050 (account frozen).
+        "FROZEN_ACCOUNTS": [],
+        # APIID -> registered IPs or networks; other callers get 4052. Unlisted accounts: any IP.
+        "ALLOWED_IPS": {},
+        # APIID -> approved template texts ("…【变量】…"); a listed account must match one (4071/4072/40722).
+        "TEMPLATES": {},
+        # APIID -> approved signatures; a listed account may use only those 【signatures】 (4075).
+        "SIGNATURES": {},
+        # Numbers whose delivery receipts say undelivered (code 0, UNDELIV).
+        "UNDELIVERABLE": [],
     },
 }
 

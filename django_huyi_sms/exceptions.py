@@ -33,6 +33,8 @@ __all__ = [
     "ResultCode",
     "RESULT_CODES",
     "ACCEPTED",
+    "BLACKLIST_CODES",
+    "MOBILE_BLACKLISTED",
     "error_for_code",
     "result_code",
 ]
@@ -167,6 +169,11 @@ _TABLE: tuple[ResultCode, ...] = (
         HuyiRateLimitError,
     ),
 )
+
+#: Codes that mean the provider has blacklisted the number (it must not get marketing either).
+BLACKLIST_CODES = frozenset({4030, 408})
+#: The code for "mobile blacklisted", also raised locally for a number that opted out of marketing.
+MOBILE_BLACKLISTED = 4030
 
 #: Every documented result code, by number.
 RESULT_CODES: dict[int, ResultCode] = {entry.code: entry for entry in _TABLE}

@@ -127,3 +127,105 @@ class SmsTemplate(models.Model):
     def __str__(self) -> str:
         excerpt = self.content if len(self.content) <= 40 else self.content[:39] + "…"
         return f"#{self.templateid or '-'} {excerpt}"
+
+
+class StatusReceipt(models.Model):
+    """One delivery-receipt push, as it came (the provider may push the same one up to three times).
+
+    ``log`` is set once the receipt is matched to its send; a receipt that came
+    before its send was recorded waits here, unmatched, until the send records
+    its ``smsid`` (see ``receipts.py``).
+    """
+
+    smsid = models.CharField(_("smsid"), max_length=64)
+    mobile = models.CharField(_("mobile"), max_length=32)
+    code = models.CharField(_("code"), max_length=16, help_text=_("2 = delivered; anything else = not delivered"))
+    msg = models.CharField(_("status text"), max_length=255, blank=True, default="")
+    report_time = models.DateTimeField(_("report time"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    log = models.ForeignKey(
+        SmsLog,
+        verbose_name=_("SMS log"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="receipts",
+    )
+    duplicate = models.BooleanField(
+        _("duplicate"), default=False, help_text=_("The same receipt had already arrived (a provider retry).")
+    )
+    raw = models.JSONField(_("raw push"), default=dict)
+
+    class Meta:
+        verbose_name = _("delivery receipt")
+        verbose_name_plural = _("delivery receipts")
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["smsid", "mobile"], name="huyi_sms_receipt_smsid_idx"),
+            models.Index(
+                fields=["smsid"],
+                name="huyi_sms_receipt_pending_idx",
+                condition=models.Q(log__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.smsid} {mask_mobile(self.mobile)} code={self.code}"
+
+    @property
+    def delivered(self) -> bool:
+        return self.code == "2"
+
+
+class UpstreamReply(models.Model):
+    """A text somebody sent back (上行回复). Each push is stored once, however often it is retried."""
+
+    mobile = models.CharField(_("mobile"), max_length=32, db_index=True)
+    content = models.TextField(_("content"))
+    smsid = models.CharField(_("smsid"), max_length=64, blank=True, default="")
+    reply_time = models.DateTimeField(_("reply time"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    log = models.ForeignKey(
+        SmsLog,
+        verbose_name=_("replied to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+    )
+    is_opt_out = models.BooleanField(_("opt-out"), default=False)
+    fingerprint = models.CharField(max_length=64, unique=True, editable=False)
+    raw = models.JSONField(_("raw push"), default=dict)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-reply_time", "-id"]
+
+    def __str__(self) -> str:
+        excerpt = self.content if len(self.content) <= 30 else self.content[:29] + "…"
+        return f"{mask_mobile(self.mobile)}: {excerpt}"
+
+
+class OptOut(models.Model):
+    """A number that must not get marketing messages."""
+
+    class Reason(models.TextChoices):
+        REPLIED = "replied", _("Replied T / TD / N / 退订")
+        BLACKLISTED = "blacklisted", _("Blacklisted by the provider")
+        MANUAL = "manual", _("Added by staff")
+
+    mobile = models.CharField(_("mobile"), max_length=32, unique=True)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    reply = models.ForeignKey(
+        UpstreamReply, verbose_name=_("reply"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{mask_mobile(self.mobile)} ({self.get_reason_display()})"

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from . import signals, validation
+from . import receipts, signals, validation
 from .backends import OutgoingSms, get_backend
 from .client import PRODUCTS, mask_mobile
 from .conf import huyi_settings
-from .exceptions import HuyiApiError, HuyiResponseError, error_for_code
-from .models import SmsLog, SmsTemplate
+from .exceptions import BLACKLIST_CODES, MOBILE_BLACKLISTED, HuyiApiError, HuyiResponseError, error_for_code
+from .models import OptOut, SmsLog, SmsTemplate
 
 __all__ = ["prepare_message", "send_sms", "get_balance", "add_template"]
 
@@ -59,6 +60,8 @@ def send_sms(
     subclass unless ``fail_silently`` is true; the row records them either way.
     """
     message = prepare_message(mobile, content, product=product)
+    if product == "marketing" and receipts.is_opted_out(message.mobile):
+        raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
     log = SmsLog.objects.create(
         product=message.product,
         mobile=message.mobile,
@@ -105,7 +108,15 @@ def _record_submitted(log: SmsLog, *, smsid: str, code: int, msg: str) -> None:
     }
     # Conditional: only a queued row becomes submitted, so a receipt applied in
     # between (issue #2's early-receipt path) is never overwritten.
-    _apply(log, SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes), changes)
+    updated = SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes)
+    _apply(log, updated, changes)
+    if updated:
+        # A receipt may have come before this smsid was stored: apply any that wait
+        # for it now, and again once the smsid is committed if we are inside a
+        # transaction (receipts.py explains why that ordering loses nothing).
+        receipts.match_pending_receipts(log)
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(lambda: receipts.match_pending_receipts(log))
     logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), smsid)
     signals.sms_sent.send(sender=SmsLog, log=log)
 
@@ -119,6 +130,8 @@ def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
         "updated_at": now,
     }
     _apply(log, SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes), changes)
+    if error.code in BLACKLIST_CODES:
+        receipts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
     logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
     signals.sms_failed.send(sender=SmsLog, log=log, error=error)
 

@@ -1,0 +1,139 @@
+"""The push endpoints (DRF): authenticate → parse → hand to ``receipts.py`` → answer ``success``.
+
+The provider retries any push not answered with the body ``success`` (at most
+three times), so ``success`` is sent only after the write is committed, and any
+refusal is a short plain-text 4xx that writes nothing. A database outage
+answers 503, so the provider tries again later instead of the push being lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from .. import receipts
+from ..client import PRODUCTS
+from .auth import PushRefused, authenticate_push, client_ip
+from .parsing import PushInvalid, parse_receipt, parse_reply, parse_template
+
+logger = logging.getLogger("django_huyi_sms.pushes")
+
+#: A push is a handful of short fields; anything bigger is not from the provider.
+MAX_BODY_BYTES = 16 * 1024
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class PushView(APIView):
+    """Base class: subclasses implement :meth:`handle_fields`."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    parser_classes = [FormParser, JSONParser]
+    kind = "push"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        try:
+            authenticate_push(request._request)
+        except PushRefused as refused:
+            logger.warning("refused %s push from %s: %s", self.kind, client_ip(request._request), refused.reason)
+            raise drf_exceptions.PermissionDenied(refused.reason) from None
+        self._check_body(request)
+
+    def _check_body(self, request: Request) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise PushInvalid("bad Content-Length") from None
+        if length > MAX_BODY_BYTES:
+            raise PushInvalid(f"body larger than {MAX_BODY_BYTES} bytes")
+        body = request._request.body
+        if len(body) > MAX_BODY_BYTES:
+            raise PushInvalid(f"body larger than {MAX_BODY_BYTES} bytes")
+        charset = request._request.encoding or "utf-8"
+        try:
+            body.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            raise PushInvalid(f"body is not {charset}") from None
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        data = request.data
+        if not isinstance(data, Mapping):
+            raise PushInvalid("body must be form fields or a JSON object")
+        fields = {key: _single(data, key) for key in data}
+        self.handle_fields(fields, request)
+        return _plain("success", 200)
+
+    def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
+        raise NotImplementedError
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, PushInvalid):
+            logger.info("rejected %s push: %s", self.kind, exc.reason)
+            return _plain(f"invalid: {exc.reason}", 400)
+        if isinstance(exc, drf_exceptions.APIException):
+            status = exc.status_code
+            if isinstance(exc, (drf_exceptions.ParseError, drf_exceptions.UnsupportedMediaType)):
+                status = 400 if isinstance(exc, drf_exceptions.ParseError) else 415
+            detail = exc.detail if isinstance(exc.detail, str) else "bad request"
+            return _plain(str(detail), status)
+        if isinstance(exc, DatabaseError):
+            logger.exception("%s push not stored; answering 503 so the provider retries", self.kind)
+            return _plain("temporarily unavailable", 503)
+        raise exc
+
+
+def _single(data: Any, key: str) -> Any:
+    """One value per field: a form field sent twice, or a JSON list or object, is not a push."""
+    if hasattr(data, "getlist"):
+        values = data.getlist(key)
+        if len(values) != 1:
+            raise PushInvalid(f"{key} is given {len(values)} times")
+        return values[0]
+    value = data[key]
+    if isinstance(value, (list, dict)):
+        raise PushInvalid(f"{key} must be a single value")
+    return value
+
+
+class ReceiptPushView(PushView):
+    """发送回执推送: a delivery receipt. ``receipts.apply_receipt`` stores and applies it."""
+
+    kind = "receipt"
+
+    def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
+        receipts.apply_receipt(parse_receipt(fields))
+
+
+class ReplyPushView(PushView):
+    """上行回复推送: somebody texted back. Opt-out words add the number to ``OptOut``."""
+
+    kind = "reply"
+
+    def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
+        receipts.record_reply(parse_reply(fields))
+
+
+class TemplatePushView(PushView):
+    """模板审核状态推送: a template was approved or rejected. ``?product=`` narrows the match."""
+
+    kind = "template"
+
+    def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
+        product = request.query_params.get("product") or None
+        if product is not None and product not in PRODUCTS:
+            raise PushInvalid("unknown product")
+        receipts.apply_template_review(parse_template(fields, product))

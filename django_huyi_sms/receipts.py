@@ -1,0 +1,264 @@
+"""Applying the provider's pushes: delivery receipts, upstream replies, template reviews.
+
+The only module that writes ``StatusReceipt``, ``UpstreamReply`` and ``OptOut``
+rows and moves an ``SmsLog`` past ``submitted``. The push views parse and
+authenticate; they hand a small event object here.
+
+Two rules shape this module:
+
+* **The status only moves forward.** Every transition is a conditional
+  ``UPDATE … WHERE status IN (…)``; the first final status wins, and a retried,
+  late or out-of-order receipt changes nothing and sends no second signal.
+* **Nothing is lost to the race between a fast receipt and our own send.**
+  The provider may push a receipt before ``sending.py`` has stored the
+  ``smsid`` it just got back. Both sides therefore *commit their own write
+  first, then look for the other*: the receipt is stored, then matched to a
+  send; the send stores its smsid, then (on commit) matches waiting receipts.
+  Whatever the interleaving, at least one of the two looks sees the other's
+  committed row, and matching is idempotent, so seeing it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import signals
+from .client import mask_mobile
+from .exceptions import ACCEPTED
+from .models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
+
+__all__ = [
+    "ReceiptEvent",
+    "ReplyEvent",
+    "TemplateEvent",
+    "OPT_OUT_WORDS",
+    "apply_receipt",
+    "match_pending_receipts",
+    "record_reply",
+    "apply_template_review",
+    "is_opt_out",
+    "opt_out",
+    "is_opted_out",
+]
+
+logger = logging.getLogger("django_huyi_sms.receipts")
+
+#: Replies that mean "stop sending me marketing", compared case- and space-insensitively.
+OPT_OUT_WORDS = frozenset({"t", "td", "n", "退订"})
+
+_OPEN_STATUSES = (SmsLog.Status.QUEUED, SmsLog.Status.SUBMITTED)
+
+
+@dataclass(frozen=True)
+class ReceiptEvent:
+    """A delivery receipt, parsed: ``code`` "2" means delivered, anything else not."""
+
+    smsid: str
+    mobile: str
+    code: str
+    msg: str
+    report_time: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def delivered(self) -> bool:
+        return self.code == str(ACCEPTED)
+
+
+@dataclass(frozen=True)
+class ReplyEvent:
+    mobile: str
+    content: str
+    smsid: str
+    reply_time: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TemplateEvent:
+    templateid: int
+    approved: bool
+    msg: str
+    product: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+# -- delivery receipts -------------------------------------------------------------------
+
+
+def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
+    """Store a receipt push and apply it to its send if that send is known.
+
+    Returns the stored receipt (``receipt.log`` is ``None`` while its send is
+    not known yet). Sends ``sms_status_changed`` once per real transition.
+    """
+    with transaction.atomic():
+        duplicate = StatusReceipt.objects.filter(
+            smsid=event.smsid, mobile=event.mobile, code=event.code, report_time=event.report_time
+        ).exists()
+        receipt = StatusReceipt.objects.create(
+            smsid=event.smsid,
+            mobile=event.mobile,
+            code=event.code,
+            msg=event.msg[:255],
+            report_time=event.report_time,
+            duplicate=duplicate,
+            raw=event.raw,
+        )
+    # Committed; now look for the send (see the module docstring for why in this order).
+    log = SmsLog.objects.filter(smsid=event.smsid, mobile=event.mobile).order_by("pk").first()
+    if log is not None:
+        _match(receipt.pk, log.pk)
+        receipt.refresh_from_db()
+    else:
+        logger.info("receipt for unknown smsid %s (%s) kept for later", event.smsid, mask_mobile(event.mobile))
+    return receipt
+
+
+def match_pending_receipts(log: SmsLog) -> int:
+    """Apply the receipts that arrived for ``log`` before its smsid was recorded.
+
+    Called by ``sending.py`` once the smsid is committed. Returns how many receipts were matched.
+    """
+    if not log.smsid:
+        return 0
+    pending = list(
+        StatusReceipt.objects.filter(smsid=log.smsid, mobile=log.mobile, log__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    matched = sum(1 for receipt_pk in pending if _match(receipt_pk, log.pk))
+    if matched:
+        log.refresh_from_db()
+    return matched
+
+
+def _match(receipt_pk: int, log_pk: int) -> bool:
+    """Link one receipt to its log and move the log's status on if it is still open.
+
+    Idempotent: the link is a conditional UPDATE on ``log IS NULL``, so two
+    callers racing on the same receipt apply it once.
+    """
+    changed: tuple[SmsLog, str, StatusReceipt] | None = None
+    with transaction.atomic():
+        linked = StatusReceipt.objects.filter(pk=receipt_pk, log__isnull=True).update(log_id=log_pk)
+        if not linked:
+            return False
+        receipt = StatusReceipt.objects.get(pk=receipt_pk)
+        new_status = SmsLog.Status.DELIVERED if receipt.delivered else SmsLog.Status.UNDELIVERED
+        # Lock the send's row: concurrent receipts for it queue here, and the
+        # first one to get the lock decides its final status.
+        old_status = SmsLog.objects.select_for_update().filter(pk=log_pk).values_list("status", flat=True).first()
+        moved = SmsLog.objects.filter(pk=log_pk, status__in=_OPEN_STATUSES).update(
+            status=new_status,
+            receipt_code=receipt.code,
+            receipt_msg=receipt.msg,
+            delivered_at=receipt.report_time,
+            updated_at=timezone.now(),
+        )
+        if moved:
+            log = SmsLog.objects.get(pk=log_pk)
+            changed = (log, old_status, receipt)
+    if changed is not None:
+        log, old_status, receipt = changed
+        logger.info("SMS %s to %s: %s → %s", log.pk, mask_mobile(log.mobile), old_status, log.status)
+        signals.sms_status_changed.send(
+            sender=SmsLog, log=log, old_status=old_status, new_status=log.status, receipt=receipt
+        )
+    return True
+
+
+# -- upstream replies and opt-outs -------------------------------------------------------
+
+
+def is_opt_out(content: str) -> bool:
+    """True for a reply of ``T``, ``TD``, ``N`` or ``退订``, whatever the case and spacing."""
+    return "".join(str(content).split()).casefold() in OPT_OUT_WORDS
+
+
+def is_opted_out(mobile: str) -> bool:
+    return OptOut.objects.filter(mobile=mobile).exists()
+
+
+def opt_out(mobile: str, reason: str, *, reply: UpstreamReply | None = None) -> OptOut:
+    """Add ``mobile`` to the opt-out list (once; the first reason stays)."""
+    try:
+        with transaction.atomic():
+            optout, _created = OptOut.objects.get_or_create(mobile=mobile, defaults={"reason": reason, "reply": reply})
+    except IntegrityError:  # a concurrent opt-out of the same number won
+        optout = OptOut.objects.get(mobile=mobile)
+    return optout
+
+
+def record_reply(event: ReplyEvent) -> tuple[UpstreamReply, bool]:
+    """Store a reply push once; returns ``(reply, created)``.
+
+    A retried push finds the stored reply and sends no second ``reply_received``.
+    An opt-out word adds the number to ``OptOut``.
+    """
+    fingerprint = _fingerprint(event.mobile, event.content, event.smsid, event.reply_time.isoformat())
+    log = None
+    if event.smsid:
+        log = SmsLog.objects.filter(smsid=event.smsid, mobile=event.mobile).order_by("pk").first()
+    try:
+        with transaction.atomic():
+            reply = UpstreamReply.objects.create(
+                mobile=event.mobile,
+                content=event.content,
+                smsid=event.smsid,
+                reply_time=event.reply_time,
+                log=log,
+                is_opt_out=is_opt_out(event.content),
+                fingerprint=fingerprint,
+                raw=event.raw,
+            )
+            if reply.is_opt_out:
+                opt_out(event.mobile, OptOut.Reason.REPLIED, reply=reply)
+    except IntegrityError:
+        return UpstreamReply.objects.get(fingerprint=fingerprint), False
+    signals.reply_received.send(sender=UpstreamReply, reply=reply)
+    return reply, True
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+# -- template reviews --------------------------------------------------------------------
+
+
+def apply_template_review(event: TemplateEvent) -> tuple[SmsTemplate, bool]:
+    """Record a template's review result; returns ``(template, changed)``.
+
+    A template the provider knows but we never submitted (added in the vendor
+    console) is recorded too, so the result is not lost. ``template_reviewed``
+    is sent only when the status actually changes.
+    """
+    new_status = SmsTemplate.Status.APPROVED if event.approved else SmsTemplate.Status.REJECTED
+    templates = SmsTemplate.objects.filter(templateid=event.templateid)
+    if event.product:
+        templates = templates.filter(product=event.product)
+    with transaction.atomic():
+        if not templates.exists():
+            try:
+                with transaction.atomic():
+                    SmsTemplate.objects.create(
+                        product=event.product or "sms", templateid=event.templateid, content=""
+                    )
+            except IntegrityError:
+                pass
+        changed = templates.exclude(status=new_status, review_msg=event.msg[:255]).update(
+            status=new_status, review_msg=event.msg[:255], reviewed_at=timezone.now()
+        )
+    template = templates.order_by("pk").first()
+    if changed:
+        signals.template_reviewed.send(sender=SmsTemplate, template=template)
+    return template, bool(changed)

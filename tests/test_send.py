@@ -1,0 +1,182 @@
+"""send_sms(), get_balance(), add_template(): rows, statuses, signals, fail_silently."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+import django_huyi_sms
+from django_huyi_sms import signals
+from django_huyi_sms.exceptions import (
+    HuyiAccountError,
+    HuyiContentError,
+    HuyiRecipientError,
+    HuyiTransportError,
+)
+from django_huyi_sms.models import SmsLog, SmsTemplate
+
+pytestmark = pytest.mark.django_db
+
+CODE_TEXT = "您的验证码是：1234。请不要把验证码泄露给其他人。"
+IHUYI = "django_huyi_sms.backends.ihuyi.IhuyiBackend"
+
+
+class Catcher:
+    def __init__(self, signal):
+        self.calls = []
+        self.signal = signal
+
+    def __call__(self, sender, **kwargs):
+        self.calls.append(kwargs)
+
+    def __enter__(self):
+        self.signal.connect(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.signal.disconnect(self)
+
+
+def ihuyi_at(url, **extra):
+    return override_settings(
+        HUYI_SMS={"ACCOUNT": "C1", "API_KEY": "k", "API_URL": url, "BACKEND": IHUYI, **extra}
+    )
+
+
+def test_send_records_a_submitted_row_and_signals(django_user_model):
+    user = django_user_model.objects.create_user("alice")
+    with Catcher(signals.sms_sent) as sent:
+        log = django_huyi_sms.send_sms("+86 138 0013 8000", CODE_TEXT, purpose="login", user=user)
+    log.refresh_from_db()
+    assert log.status == SmsLog.Status.SUBMITTED
+    assert log.mobile == "13800138000"
+    assert log.smsid and log.submitted_at and log.provider_code == 2
+    assert (log.purpose, log.user, log.parts) == ("login", user, 1)
+    assert [call["log"].pk for call in sent.calls] == [log.pk]
+    assert [(m.mobile, m.content) for m in django_huyi_sms.outbox] == [("13800138000", CODE_TEXT)]
+
+
+def test_parts_are_counted_and_stored():
+    log = django_huyi_sms.send_sms("13800138000", "验" * 135)
+    assert SmsLog.objects.get(pk=log.pk).parts == 3
+
+
+@pytest.mark.parametrize(
+    "mobile, content, error, code",
+    [
+        ("12345", CODE_TEXT, HuyiRecipientError, 406),
+        ("", CODE_TEXT, HuyiRecipientError, 403),
+        ("13800138000", "", HuyiContentError, 404),
+        ("13800138000", "😀", HuyiContentError, 4074),
+        ("13800138000", "x" * 301, HuyiContentError, 4073),
+        ("13800138000", "【x】hi", HuyiContentError, 4070),
+    ],
+)
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_invalid_input_raises_and_writes_nothing(mobile, content, error, code, fail_silently):
+    with Catcher(signals.sms_failed) as failed, pytest.raises(error) as caught:
+        django_huyi_sms.send_sms(mobile, content, fail_silently=fail_silently)
+    assert caught.value.code == code
+    assert SmsLog.objects.count() == 0
+    assert django_huyi_sms.outbox == [] and failed.calls == []
+
+
+def test_provider_refusal_is_recorded_and_raised(fake_provider):
+    fake_provider.answer_json(code=4051, msg="剩余条数不足", smsid="0")
+    with ihuyi_at(fake_provider.url), Catcher(signals.sms_failed) as failed:
+        with pytest.raises(HuyiAccountError):
+            django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    log = SmsLog.objects.get()
+    assert (log.status, log.provider_code, log.provider_msg, log.smsid) == ("failed", 4051, "剩余条数不足", "")
+    assert len(failed.calls) == 1
+    assert failed.calls[0]["log"].pk == log.pk and failed.calls[0]["error"].code == 4051
+
+
+def test_fail_silently_records_but_does_not_raise(fake_provider):
+    fake_provider.status = 502
+    with ihuyi_at(fake_provider.url):
+        log = django_huyi_sms.send_sms("13800138000", CODE_TEXT, fail_silently=True)
+    assert log.status == SmsLog.Status.FAILED
+    stored = SmsLog.objects.get(pk=log.pk)
+    assert stored.status == "failed" and stored.provider_code is None and "HTTP 502" in stored.provider_msg
+
+
+def test_transport_error_is_raised_without_fail_silently(fake_provider):
+    fake_provider.status = 502
+    with ihuyi_at(fake_provider.url), pytest.raises(HuyiTransportError):
+        django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    assert SmsLog.objects.get().status == "failed"
+
+
+def test_a_row_moved_on_by_someone_else_is_not_moved_back():
+    """The submitted update is conditional: a receipt that got there first wins."""
+
+    class FastReceipt(django_huyi_sms.backends.locmem.LocmemBackend):
+        def send(self, message):
+            SmsLog.objects.filter(mobile=message.mobile).update(status=SmsLog.Status.DELIVERED)
+            return super().send(message)
+
+    with override_settings(HUYI_SMS={"BACKEND": FastReceipt}):
+        log = django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    assert log.status == SmsLog.Status.DELIVERED
+    assert SmsLog.objects.get().status == SmsLog.Status.DELIVERED
+
+
+def test_a_backend_bug_does_not_leave_the_row_queued():
+    class Broken(django_huyi_sms.backends.locmem.LocmemBackend):
+        def send(self, message):
+            raise ZeroDivisionError
+
+    with override_settings(HUYI_SMS={"BACKEND": Broken}), pytest.raises(ZeroDivisionError):
+        django_huyi_sms.send_sms("13800138000", CODE_TEXT, fail_silently=True)
+    assert SmsLog.objects.get().status == SmsLog.Status.FAILED
+
+
+def test_unknown_product_is_refused():
+    with pytest.raises(ValueError, match="unknown product"):
+        django_huyi_sms.send_sms("13800138000", CODE_TEXT, product="fax")
+    assert SmsLog.objects.count() == 0
+
+
+def test_get_balance_and_balance_low(fake_provider):
+    fake_provider.answer_json(code=2, msg="查询成功", num=99)
+    with ihuyi_at(fake_provider.url, LOW_BALANCE_THRESHOLD=100), Catcher(signals.balance_low) as low:
+        assert django_huyi_sms.get_balance() == 99
+    assert low.calls == [{"product": "sms", "balance": 99, "threshold": 100, "signal": signals.balance_low}]
+    fake_provider.answer_json(code=2, msg="查询成功", num=100)
+    with ihuyi_at(fake_provider.url, LOW_BALANCE_THRESHOLD=100), Catcher(signals.balance_low) as low:
+        assert django_huyi_sms.get_balance() == 100
+    assert low.calls == []
+
+
+def test_product_overrides_choose_endpoint_and_credentials(fake_provider):
+    fake_provider.answer_json(code=2, msg="查询成功", num=7)
+    marketing = {"ACCOUNT": "M1", "API_KEY": "mk", "API_URL": fake_provider.url.replace("sms.php", "yx.php")}
+    with ihuyi_at("http://127.0.0.1:9/never", PRODUCTS={"marketing": marketing}):
+        assert django_huyi_sms.get_balance("marketing") == 7
+    request = fake_provider.requests[0]
+    assert request.path.endswith("yx.php") and request.form["account"] == "M1"
+
+
+def test_add_template_records_a_pending_template(fake_provider):
+    fake_provider.answer_json(code=2, msg="提交成功", templateid=321)
+    with ihuyi_at(fake_provider.url):
+        template = django_huyi_sms.add_template("您的验证码是：【变量】。")
+    assert (template.templateid, template.status, template.content) == (321, "pending", "您的验证码是：【变量】。")
+    assert SmsTemplate.objects.count() == 1
+
+
+def test_add_template_refused_writes_nothing(fake_provider):
+    fake_provider.answer_json(code=407, msg="短信内容含有敏感字符")
+    with ihuyi_at(fake_provider.url), pytest.raises(HuyiContentError):
+        django_huyi_sms.add_template("敏感")
+    with pytest.raises(HuyiContentError):
+        django_huyi_sms.add_template("  ")
+    assert SmsTemplate.objects.count() == 0
+
+
+def test_repr_and_str_mask_the_number():
+    log = django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    assert "13800138000" not in repr(log) and "138****8000" in repr(log)
+    assert "138****8000" in str(log)
