@@ -10,6 +10,7 @@ import pytest
 from django.test import override_settings
 
 import django_huyi_sms
+from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms import signals
 from django_huyi_sms.models import SmsLog, StatusReceipt
 from django_huyi_sms.receipts import ReceiptEvent, apply_receipt
@@ -79,7 +80,7 @@ def test_a_receipt_for_a_failed_send_changes_nothing(client):
 def test_a_receipt_before_its_send_is_kept_and_applied_when_the_smsid_is_recorded(client):
     """The provider's push beats our own write of the smsid: nothing is lost."""
 
-    class FastProvider(django_huyi_sms.backends.locmem.LocmemBackend):
+    class FastProvider(LocmemBackend):
         def send(self, message):
             result = super().send(message)
             # The receipt lands between the provider's HTTP reply and our UPDATE of the row.

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 import django_huyi_sms
+from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms import signals
 from django_huyi_sms.exceptions import (
     HuyiAccountError,
@@ -112,7 +113,7 @@ def test_transport_error_is_raised_without_fail_silently(fake_provider):
 def test_a_row_moved_on_by_someone_else_is_not_moved_back():
     """The submitted update is conditional: a receipt that got there first wins."""
 
-    class FastReceipt(django_huyi_sms.backends.locmem.LocmemBackend):
+    class FastReceipt(LocmemBackend):
         def send(self, message):
             SmsLog.objects.filter(mobile=message.mobile).update(status=SmsLog.Status.DELIVERED)
             return super().send(message)
@@ -124,7 +125,7 @@ def test_a_row_moved_on_by_someone_else_is_not_moved_back():
 
 
 def test_a_backend_bug_does_not_leave_the_row_queued():
-    class Broken(django_huyi_sms.backends.locmem.LocmemBackend):
+    class Broken(LocmemBackend):
         def send(self, message):
             raise ZeroDivisionError
 

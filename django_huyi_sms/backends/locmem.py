@@ -17,7 +17,5 @@ class LocmemBackend(OfflineBackend):
     """Accepts every message and appends it to ``django_huyi_sms.outbox``."""
 
     def send(self, message: OutgoingSms) -> SubmitResult:
-        if not hasattr(django_huyi_sms, "outbox"):
-            django_huyi_sms.outbox = []
         django_huyi_sms.outbox.append(message)
         return self.accepted()

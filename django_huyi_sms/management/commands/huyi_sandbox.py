@@ -1,0 +1,116 @@
+"""``manage.py huyi_sandbox``: run the sandbox gateway as its own web server until Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...sandbox.gateway import ROUTES, SandboxMessage
+from ...sandbox.pusher import is_push_url
+from ...sandbox.state import gateway_from_settings
+from ...sandbox.wsgi import serve
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the ihuyi sandbox gateway: it answers Submit / GetNum / AddTemplate as the provider does "
+        'and pushes delivery receipts. Settings come from HUYI_SMS["SANDBOX"]; options override them.'
+    )
+    # It touches no database and no models: let it start on a half-configured project.
+    requires_system_checks: list[str] = []
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument(
+            "--port", type=int, default=8001, help="Port to listen on (default 8001; 0 = any free port)."
+        )
+        parser.add_argument("--receipt-url", help="Push delivery receipts here (overrides SANDBOX RECEIPT_URL).")
+        parser.add_argument("--reply-url", help="Push upstream replies here (overrides SANDBOX REPLY_URL).")
+        parser.add_argument("--template-url", help="Push template reviews here (overrides SANDBOX TEMPLATE_URL).")
+        parser.add_argument(
+            "--retry-scale", type=float, help="Multiply the 60 s / 120 s push retry intervals (e.g. 0.01)."
+        )
+        parser.add_argument("--receipt-delay", type=float, help="Seconds between an accepted send and its receipt.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        overrides = self._overrides(options)
+        host, port = options["host"], options["port"]
+        if not 0 <= port <= 65535:
+            raise CommandError(f"--port must be between 0 and 65535, not {port}")
+        try:
+            gateway = gateway_from_settings(overrides, on_message=self._print_message)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            server, thread = serve(gateway, host, port)
+        except OSError as exc:
+            gateway.close()
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        try:
+            self._print_banner(gateway, f"http://{_url_host(host)}:{server.server_address[1]}")
+            # Wait on the server thread in short slices so that Ctrl-C reaches this thread.
+            while thread.is_alive():
+                thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping the sandbox.")
+        finally:
+            server.shutdown()
+            server.server_close()
+            gateway.close()
+
+    def _overrides(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options given, as SANDBOX keys; raises CommandError for an unusable value."""
+        overrides: dict[str, Any] = {}
+        urls = (("receipt_url", "RECEIPT_URL"), ("reply_url", "REPLY_URL"), ("template_url", "TEMPLATE_URL"))
+        for option, key in urls:
+            url = options.get(option)
+            if url is None:
+                continue
+            if url and not is_push_url(url):
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} must be an http:// or https:// URL (or empty to push nothing), not {url!r}")
+            overrides[key] = url
+        for option, key in (("retry_scale", "RETRY_SCALE"), ("receipt_delay", "RECEIPT_DELAY")):
+            value = options.get(option)
+            if value is None:
+                continue
+            if not math.isfinite(value) or value < 0:
+                raise CommandError(f"--{option.replace('_', '-')} must be a number, 0 or more, not {value}")
+            overrides[key] = value
+        return overrides
+
+    def _print_banner(self, gateway: Any, base_url: str) -> None:
+        write = self.stdout.write
+        write(self.style.SUCCESS(f"ihuyi sandbox gateway listening on {base_url}/"))
+        write("Endpoints (?method=Submit, GetNum, AddTemplate):")
+        for route, product in ROUTES.items():
+            write(f"  {product:<13} {base_url}/{route}")
+        write(f"Messages a phone received: {base_url}/phone/<mobile>.json")
+        write("Accounts (sandbox keys, valid for every product):")
+        for account, key in gateway.accounts.items():
+            write(f"  APIID {account}   APIKEY {key}   balance {gateway.balance(account)}")
+        for label, url in (
+            ("delivery receipts", gateway.receipt_url),
+            ("replies", gateway.reply_url),
+            ("template reviews", gateway.template_url),
+        ):
+            # The URLs are the developer's own, but may carry a callback token: show only where they go.
+            write(f"Pushing {label} to: {_without_query(url) if url else '(nowhere)'}")
+        write("Quit with CONTROL-C.")
+
+    def _print_message(self, message: SandboxMessage) -> None:
+        # The sandbox's codes are fake and this is the developer's own terminal: showing the number
+        # and the text (the code to type in) is the point of the sandbox.
+        self.stdout.write(f"[{message.product}] {message.mobile} smsid {message.smsid}: {message.content}")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]

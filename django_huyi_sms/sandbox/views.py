@@ -1,0 +1,94 @@
+"""The sandbox gateway inside a Django site: the provider's endpoints and a "phone" to look at.
+
+Thin: every answer comes from the shared gateway (``state.get_gateway``).
+The provider endpoints are CSRF-exempt, as the provider's are; the reply form
+is not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .gateway import phone_payload
+from .state import get_gateway
+
+# The numbers the sandbox stores: mainland (11 digits) or international (country code + number).
+_MOBILE = re.compile(r"\d{5,20}")
+
+
+class ReplyForm(forms.Form):
+    """What the person at the phone texts back."""
+
+    content = forms.CharField(
+        label=_("Reply"),
+        max_length=300,  # the provider's content limit
+        strip=True,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. TD to unsubscribe")}),
+    )
+
+
+@csrf_exempt
+def provider(request: HttpRequest, product: str) -> HttpResponse:
+    """One of the provider's endpoints (``?method=Submit`` / ``GetNum`` / ``AddTemplate``)."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    params = {**request.GET.dict(), **request.POST.dict()}
+    method = request.GET.get("method") or params.get("method", "")
+    content_type, body = get_gateway().handle(
+        product, method, params, remote_addr=request.META.get("REMOTE_ADDR", "")
+    )
+    return HttpResponse(body, content_type=content_type)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Every number that received a message, the latest first, with counts."""
+    gateway = get_gateway()
+    phones = [
+        {"mobile": mobile, "count": len(received), "latest": received[0] if received else None}
+        for mobile in gateway.phones()
+        for received in [gateway.messages_for(mobile)]
+    ]
+    return render(request, "django_huyi_sms/sandbox/index.html", {"phones": phones})
+
+
+@require_http_methods(["GET", "POST"])
+def phone(request: HttpRequest, mobile: str) -> HttpResponse:
+    """What ``mobile`` received, newest first, and a form to text back (pushed to REPLY_URL)."""
+    if not _MOBILE.fullmatch(mobile):
+        raise Http404(_("Not a mobile number."))
+    gateway = get_gateway()
+    status = 200
+    if request.method == "POST":
+        form = ReplyForm(request.POST)
+        if form.is_valid():
+            gateway.send_reply(mobile, form.cleaned_data["content"])
+            return redirect(f"{request.path}?replied=1")
+        status = 400
+    else:
+        form = ReplyForm()
+    context = {
+        "mobile": mobile,
+        "sms_messages": gateway.messages_for(mobile),
+        "replies": gateway.replies_for(mobile),
+        "latest_code": gateway.latest_code(mobile),
+        "form": form,
+        "replied": request.GET.get("replied") == "1",
+        "reply_url_set": bool(gateway.reply_url),
+    }
+    return render(request, "django_huyi_sms/sandbox/phone.html", context, status=status)
+
+
+@require_GET
+def phone_json(request: HttpRequest, mobile: str) -> JsonResponse:
+    """What ``mobile`` received, as JSON (the same as the standalone server's ``/phone/<mobile>.json``)."""
+    if not _MOBILE.fullmatch(mobile):
+        raise Http404(_("Not a mobile number."))
+    return JsonResponse(phone_payload(get_gateway(), mobile), json_dumps_params={"ensure_ascii": False})

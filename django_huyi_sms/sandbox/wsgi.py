@@ -1,0 +1,139 @@
+"""The sandbox gateway as a standalone web server: plain WSGI, no Django.
+
+:func:`make_app` serves the provider's endpoint paths (:data:`~.gateway.ROUTES`)
+for GET and POST, exactly as ihuyi does, plus ``GET /phone/<mobile>.json`` with
+the messages a number "received". :func:`serve` runs it on a threaded
+``wsgiref`` server in a daemon thread; tests and ``manage.py huyi_sandbox``
+use it::
+
+    gateway = SandboxGateway(accounts={"sandbox": "sandbox-api-key"})
+    server, thread = serve(gateway)            # port 0: any free port
+    port = server.server_address[1]
+    IhuyiClient("sandbox", "sandbox-api-key", api_url=f"http://127.0.0.1:{port}/webservice/sms.php")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from .gateway import ROUTES, SandboxGateway, phone_payload
+
+__all__ = ["make_app", "serve"]
+
+logger = logging.getLogger("django_huyi_sms.sandbox")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# A marketing Submit may list thousands of numbers; nothing legitimate is bigger than this.
+_MAX_BODY_BYTES = 2 * 1024 * 1024
+_PHONE_JSON = re.compile(r"phone/([0-9+]{1,24})\.json")
+
+
+def make_app(gateway: SandboxGateway) -> WSGIApp:
+    """A WSGI application answering the provider's endpoints from ``gateway``."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        request_method = environ.get("REQUEST_METHOD", "GET").upper()
+        product = ROUTES.get(path)
+        phone = _PHONE_JSON.fullmatch(path)
+        if product is None and phone is None:
+            return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
+        allowed = ("GET", "POST") if product else ("GET",)
+        if request_method not in allowed:
+            return _answer(
+                start_response,
+                "405 Method Not Allowed",
+                "text/plain; charset=utf-8",
+                b"method not allowed\n",
+                [("Allow", ", ".join(allowed))],
+            )
+        if phone is not None:
+            body = json.dumps(phone_payload(gateway, phone.group(1)), ensure_ascii=False).encode("utf-8")
+            return _answer(start_response, "200 OK", "application/json; charset=utf-8", body)
+
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, encoding="utf-8"))
+        try:
+            form = _read_form(environ) if request_method == "POST" else {}
+        except _BodyTooLarge:
+            return _answer(start_response, "413 Content Too Large", "text/plain; charset=utf-8", b"too large\n")
+        method = query.get("method") or form.get("method", "")
+        content_type, body = gateway.handle(
+            product, method, {**query, **form}, remote_addr=environ.get("REMOTE_ADDR", "")
+        )
+        return _answer(start_response, "200 OK", content_type, body)
+
+    return app
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _read_form(environ: dict[str, Any]) -> dict[str, str]:
+    """The form-encoded body as a dict (UTF-8; the provider's requests are)."""
+    content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type not in ("", "application/x-www-form-urlencoded"):
+        return {}
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > _MAX_BODY_BYTES:
+        raise _BodyTooLarge
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    text = raw.decode("utf-8", "replace")
+    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+
+
+def _answer(
+    start_response: Callable[..., Any],
+    status: str,
+    content_type: str,
+    body: bytes,
+    headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    start_response(
+        status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])]
+    )
+    return [body]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    # Restarting `huyi_sandbox` right after Ctrl-C should not fail with "address in use".
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # wsgiref logs the whole request line to stderr, query string included; a GET request
+    # carries the password there. Log the path only, and at debug level.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("sandbox %s %s -> %s", self.command, urlsplit(self.path).path, code)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("sandbox server: " + format, *args)
+
+
+def serve(gateway: SandboxGateway, host: str = "127.0.0.1", port: int = 0) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``gateway`` on ``host:port`` from a daemon thread; return the server and the thread.
+
+    ``port=0`` picks a free port: read it from ``server.server_address[1]``.
+    Stop with ``server.shutdown(); server.server_close()``. Raises
+    ``OSError`` when the address cannot be bound.
+    """
+    server = make_server(host, port, make_app(gateway), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    # A short poll interval: shutdown() waits for it, and tests start and stop servers often.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="huyi-sandbox-server", daemon=True
+    )
+    thread.start()
+    return server, thread

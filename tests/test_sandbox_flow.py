@@ -1,0 +1,179 @@
+"""The whole loop on real loopback HTTP, as in `make demo`: the site sends through the sandbox it
+serves, the sandbox pushes the receipt back to the site, the phone page shows the message."""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+from django.test import override_settings
+from django.urls import reverse
+
+import django_huyi_sms
+from django_huyi_sms import receipts, signals
+from django_huyi_sms.backends.locmem import LocmemBackend
+from django_huyi_sms.client import IhuyiClient
+from django_huyi_sms.models import OptOut, SmsLog, StatusReceipt, UpstreamReply
+from django_huyi_sms.sandbox import get_gateway
+from django_huyi_sms.sandbox.pusher import Pusher
+
+from .push_helpers import TOKEN, receipt_fields
+from .test_send import Catcher
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TEXT = "您的验证码是：482913。请不要把验证码泄露给其他人。"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def demo_site(live_server):
+    """HUYI_SMS as the example project sets it in sandbox mode, on the live server."""
+    base = live_server.url
+    settings = {
+        "ACCOUNT": "sandbox",
+        "API_KEY": "sandbox-api-key",
+        "API_URL": f"{base}/sandbox/webservice/sms.php",
+        "PRODUCTS": {
+            "marketing": {"API_URL": f"{base}/sandbox/yx/webservice/sms.php"},
+            "voice": {"API_URL": f"{base}/sandbox/voice/webservice/voice.php"},
+        },
+        "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
+        "CALLBACK_TOKEN": TOKEN,
+        "SANDBOX": {
+            "RECEIPT_URL": f"{base}/sms/push/receipt/?token={TOKEN}",
+            "REPLY_URL": f"{base}/sms/push/reply/?token={TOKEN}",
+            "TEMPLATE_URL": f"{base}/sms/push/template/?token={TOKEN}",
+            "RECEIPT_DELAY": 0.05,
+            "RETRY_SCALE": 0.01,
+            "UNDELIVERABLE": ["13900000000"],
+        },
+    }
+    with override_settings(HUYI_SMS=settings):
+        yield live_server
+        get_gateway().wait_idle(5)
+
+
+def test_huyi_send_through_the_sandbox_then_delivered_and_on_the_phone_page(demo_site, client):
+    out = io.StringIO()
+    call_command("huyi_send", "13800138000", TEXT, stdout=out)
+    log = SmsLog.objects.get()
+    assert log.status in ("submitted", "delivered") and log.smsid.isdigit()
+    assert f"smsid {log.smsid}" in out.getvalue()
+    # The sandbox pushes the receipt to /sms/push/receipt/ and the row turns delivered.
+    assert wait_for(lambda: SmsLog.objects.get().status == "delivered")
+    assert StatusReceipt.objects.get().log_id == log.pk
+    assert get_gateway().wait_idle(5)
+    [push] = [p for p in get_gateway().pushes if p.kind == "receipt"]
+    assert push.delivered and len(push.attempts) == 1  # 'success' stopped the retries
+    page = client.get(reverse("huyi_sandbox:phone", args=["13800138000"]))
+    assert page.status_code == 200
+    assert "482913" in page.content.decode()
+
+
+def test_an_undeliverable_number_ends_undelivered(demo_site):
+    with Catcher(signals.sms_status_changed) as changed:
+        log = django_huyi_sms.send_sms("13900000000", TEXT)
+        assert wait_for(lambda: SmsLog.objects.get(pk=log.pk).status == "undelivered")
+    assert [(c["old_status"], c["new_status"]) for c in changed.calls] == [("submitted", "undelivered")]
+
+
+def test_the_sandbox_refusals_surface_as_typed_errors(demo_site):
+    from django_huyi_sms.exceptions import HuyiRateLimitError
+
+    django_huyi_sms.send_sms("13700137000", TEXT)
+    with pytest.raises(HuyiRateLimitError) as caught:
+        django_huyi_sms.send_sms("13700137000", TEXT)  # same second: 4080
+    assert caught.value.code == 4080
+    assert list(SmsLog.objects.order_by("pk").values_list("status", "provider_code")) == [
+        ("submitted", 2),
+        ("failed", 4080),
+    ] or SmsLog.objects.filter(status="failed", provider_code=4080).count() == 1
+
+
+def test_a_reply_from_the_phone_page_arrives_through_the_reply_push(demo_site, client):
+    log = django_huyi_sms.send_sms("13800138000", "新品上市，回TD退订", product="sms")
+    response = client.post(reverse("huyi_sandbox:phone", args=["13800138000"]), {"content": "TD"})
+    assert response.status_code in (200, 302)
+    assert wait_for(lambda: UpstreamReply.objects.exists())
+    reply = UpstreamReply.objects.get()
+    assert (reply.content, reply.log_id) == ("TD", log.pk)
+    assert OptOut.objects.get().mobile == "13800138000"
+
+
+def test_client_alone_against_the_sandbox_both_sign_modes_and_formats(demo_site):
+    url = f"{demo_site.url}/sandbox/webservice/sms.php"
+    for sign_mode in ("dynamic", "plain"):
+        for response_format in ("json", "xml"):
+            client = IhuyiClient("sandbox", "sandbox-api-key", url, sign_mode=sign_mode,
+                                 response_format=response_format)
+            before = client.get_num().num
+            result = client.submit("13600136000", "验" * 80 + sign_mode + response_format)
+            assert result.smsid.isdigit()
+            assert client.get_num().num == before - 2  # 80+ characters bill as two parts
+            time.sleep(1.05)  # the sandbox, like ihuyi, allows one message a second per number
+
+
+def test_a_provider_that_retries_duplicates_and_reorders_loses_nothing(demo_site):
+    """A faithful pusher (3 tries, 60 s then 120 s, scaled) sends every receipt three times, in a
+    shuffled order, half of them before their send is recorded, and once into a database outage."""
+    url = f"{demo_site.url}/sms/push/receipt/?token={TOKEN}"
+    smsids = [f"9{n:08d}" for n in range(12)]
+    mobiles = [f"1350013{n:04d}" for n in range(12)]
+    outcomes = {smsid: ("2" if n % 3 else "0") for n, smsid in enumerate(smsids)}
+
+    class KnownSmsid(LocmemBackend):
+        def send(self, message):
+            result = super().send(message)
+            return type(result)(code=result.code, msg=result.msg, smsid=smsids[mobiles.index(message.mobile)])
+
+    original = receipts.apply_receipt
+    failures = {"left": 1}
+
+    def flaky_apply(event):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("database is down")
+        return original(event)
+
+    pushes = [receipt_fields(s, mobile=m, code=outcomes[s]) for s, m in zip(smsids, mobiles)] * 3
+    random.Random(7).shuffle(pushes)
+    pusher = Pusher(retry_scale=0.01)
+    records = []
+    with Catcher(signals.sms_status_changed) as changed:
+        with override_settings(HUYI_SMS={"BACKEND": KnownSmsid, "CALLBACK_TOKEN": TOKEN}):
+            receipts.apply_receipt = flaky_apply
+            try:
+                # Half the pushes arrive before any send is recorded…
+                for fields in pushes[: len(pushes) // 2]:
+                    records.append(pusher.push("receipt", url, fields))
+                assert pusher.wait_idle(10)
+                # …then the sends are recorded while the rest keep coming.
+                for fields in pushes[len(pushes) // 2 :]:
+                    records.append(pusher.push("receipt", url, fields))
+                logs = [django_huyi_sms.send_sms(m, TEXT) for m in mobiles]
+                assert pusher.wait_idle(10)
+            finally:
+                receipts.apply_receipt = original
+                pusher.close()
+    for log, smsid in zip(logs, smsids):
+        log.refresh_from_db()
+        assert log.status == ("delivered" if outcomes[smsid] == "2" else "undelivered"), smsid
+    assert all(record.delivered for record in records)
+    assert sorted(len(r.attempts) for r in records)[-1] == 2  # the push that met the outage was retried once
+    assert sum(len(r.attempts) for r in records) == len(records) + 1
+    assert StatusReceipt.objects.count() == len(pushes)
+    assert StatusReceipt.objects.filter(log__isnull=True).count() == 0
+    assert sorted(c["log"].pk for c in changed.calls) == sorted(log.pk for log in logs)
