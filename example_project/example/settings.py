@@ -1,0 +1,160 @@
+"""Settings of the example site.
+
+With no environment variables it runs on SQLite, the local-memory cache and the
+sandbox gateway built into django-huyi-sms, so it needs no ihuyi account and no
+network. Each of these, when set, switches one thing to the real world:
+
+- ``HUYI_SMS_ACCOUNT`` / ``HUYI_SMS_API_KEY`` / ``HUYI_SMS_API_URL``: a real ihuyi
+  account (setting the account turns the sandbox off);
+- ``HUYI_SMS_CALLBACK_TOKEN``: the secret the push URLs carry;
+- ``DATABASE_URL`` (needs dj-database-url) and ``REDIS_URL``;
+- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``;
+- ``DEMO_SITE_URL``: where this site runs, if not http://127.0.0.1:8000.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+# The example's own secret is fine on a laptop; set DJANGO_SECRET_KEY anywhere else.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-example-project-only"
+DEBUG = env_flag("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if host.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_huyi_sms",
+    "example",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example.urls"
+WSGI_APPLICATION = "example.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+if os.environ.get("DATABASE_URL"):
+    try:
+        import dj_database_url
+    except ImportError:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is set but dj-database-url is not installed: pip install dj-database-url"
+        ) from None
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "huyi-example",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# --- django-huyi-sms ---------------------------------------------------------
+
+# Where this site answers; the sandbox endpoints and push URLs below live on it.
+DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# No ihuyi account given: send to the sandbox gateway served by this same site
+# (example/urls.py mounts it at sandbox/ only in this mode).
+USE_SANDBOX = not os.environ.get("HUYI_SMS_ACCOUNT")
+
+# A made-up token is only acceptable while everything stays on this machine.
+CALLBACK_TOKEN = os.environ.get("HUYI_SMS_CALLBACK_TOKEN") or ("demo-callback-token" if USE_SANDBOX else "")
+
+if USE_SANDBOX:
+    HUYI_SMS = {
+        "ACCOUNT": "sandbox",
+        "API_KEY": "sandbox-api-key",
+        "API_URL": os.environ.get("HUYI_SMS_API_URL") or f"{DEMO_SITE_URL}/sandbox/webservice/sms.php",
+        "PRODUCTS": {
+            "marketing": {"API_URL": f"{DEMO_SITE_URL}/sandbox/yx/webservice/sms.php"},
+            "voice": {"API_URL": f"{DEMO_SITE_URL}/sandbox/voice/webservice/voice.php"},
+            "voice_notice": {"API_URL": f"{DEMO_SITE_URL}/sandbox/vm/webservice/voice.php"},
+            "international": {"API_URL": f"{DEMO_SITE_URL}/sandbox/isms/webservice/isms.php"},
+        },
+        "CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "SANDBOX": {
+            "ACCOUNTS": {"sandbox": "sandbox-api-key"},
+            # The app's push endpoints (sms/push/…), as the provider's console would be set up.
+            "RECEIPT_URL": f"{DEMO_SITE_URL}/sms/push/receipt/?token={CALLBACK_TOKEN}",
+            "REPLY_URL": f"{DEMO_SITE_URL}/sms/push/reply/?token={CALLBACK_TOKEN}",
+            "TEMPLATE_URL": f"{DEMO_SITE_URL}/sms/push/template/?token={CALLBACK_TOKEN}",
+        },
+    }
+else:
+    HUYI_SMS = {
+        "ACCOUNT": os.environ["HUYI_SMS_ACCOUNT"],
+        "API_KEY": os.environ.get("HUYI_SMS_API_KEY", ""),
+        "CALLBACK_TOKEN": CALLBACK_TOKEN,
+    }
+    if os.environ.get("HUYI_SMS_API_URL"):
+        HUYI_SMS["API_URL"] = os.environ["HUYI_SMS_API_URL"]
+
+# Show the app's log lines (numbers masked) in the runserver console.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_huyi_sms": {"handlers": ["console"], "level": "INFO"}},
+}

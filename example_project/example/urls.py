@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("sms/", include("django_huyi_sms.urls")),
+]
+
+if settings.USE_SANDBOX:
+    # The fake ihuyi: its endpoints, and phone pages that show what each number "received".
+    urlpatterns.append(path("sandbox/", include("django_huyi_sms.sandbox.urls")))
