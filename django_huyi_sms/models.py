@@ -229,3 +229,61 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{mask_mobile(self.mobile)} ({self.get_reason_display()})"
+
+
+class OtpRecord(models.Model):
+    """One one-time code sent to a number for a purpose.
+
+    The code itself is never stored: ``code_hash`` is a keyed HMAC (``SECRET_KEY``)
+    of the code with a per-record salt, compared in constant time (``otp.py``).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        USED = "used", _("Used")
+        SUPERSEDED = "superseded", _("Superseded by a newer code")
+        LOCKED = "locked", _("Too many wrong tries")
+        FAILED = "failed", _("Could not be sent")
+
+    mobile = models.CharField(_("mobile"), max_length=32)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    code_hash = models.CharField(max_length=64, editable=False)
+    salt = models.CharField(max_length=32, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    attempts = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("requested from"), null=True, blank=True)
+    sms_log = models.ForeignKey(
+        SmsLog, verbose_name=_("SMS log"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["mobile", "purpose", "-created_at"], name="huyi_sms_otp_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{mask_mobile(self.mobile)} {self.purpose} ({self.get_status_display()})"
+
+    def __repr__(self) -> str:
+        return f"<OtpRecord {self.pk} {mask_mobile(self.mobile)} {self.purpose} {self.status}>"
+
+
+class OtpThrottle(models.Model):
+    """Per-number sending state, one row per number: the row ``otp.py`` locks so that
+    concurrent requests for the same number are decided one at a time."""
+
+    mobile = models.CharField(_("mobile"), max_length=32, unique=True)
+    last_sent_at = models.DateTimeField(_("last code sent"), null=True, blank=True)
+    day = models.DateField(_("day"), null=True, blank=True)
+    sent_today = models.PositiveIntegerField(_("codes sent that day"), default=0)
+
+    class Meta:
+        verbose_name = _("code throttle")
+        verbose_name_plural = _("code throttles")
+
+    def __str__(self) -> str:
+        return mask_mobile(self.mobile)

@@ -1,0 +1,183 @@
+"""One-time codes: issue them (with the per-number limits) and check them.
+
+The only module that writes ``OtpRecord`` and ``OtpThrottle`` rows.
+
+* A code comes from :mod:`secrets`, is sent as a normal ``SmsLog`` send, and is
+  stored only as an HMAC keyed with ``SECRET_KEY`` (and a per-record salt), so a
+  database leak does not reveal live codes. It is compared in constant time.
+* Limits are decided under a row lock on the number's ``OtpThrottle`` row, so
+  twenty concurrent requests for one number send one SMS, not twenty.
+* Verification locks the code's row: two concurrent correct verifications
+  succeed once; each wrong try is counted, and ``MAX_ATTEMPTS`` kill the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from . import signals
+from .adapter import get_adapter
+from .client import mask_mobile
+from .conf import huyi_settings
+from .exceptions import CodeExpired, DailyLimitReached, HuyiApiError, InvalidCode, ResendTooSoon, TooManyAttempts
+from .models import OtpRecord, OtpThrottle
+from .sending import send_sms
+
+__all__ = ["PURPOSES", "request_code", "verify_code"]
+
+logger = logging.getLogger("django_huyi_sms.otp")
+
+#: The purposes the app's own flows use; any short label works.
+PURPOSES = ("login", "password_reset", "verify_phone")
+
+_HMAC_SALT = "django_huyi_sms.otp"
+
+
+def _hash(record_salt: str, mobile: str, purpose: str, code: str) -> str:
+    return salted_hmac(_HMAC_SALT, f"{record_salt}:{mobile}:{purpose}:{code}", algorithm="sha256").hexdigest()
+
+
+def _new_code(length: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def _check_purpose(purpose: str) -> str:
+    purpose = str(purpose or "").strip()
+    if not purpose or len(purpose) > 32:
+        raise ValueError("purpose must be a label of 1 to 32 characters")
+    return purpose
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _locked_throttle(mobile: str) -> OtpThrottle:
+    """The number's throttle row, locked until the end of the current transaction."""
+    try:
+        with transaction.atomic():
+            OtpThrottle.objects.get_or_create(mobile=mobile)
+    except IntegrityError:  # created concurrently: fine, it exists now
+        pass
+    return OtpThrottle.objects.select_for_update().get(mobile=mobile)
+
+
+def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
+    """Send a new code for ``purpose`` to ``mobile``; return its record (the code is not on it).
+
+    Runs the adapter's ``pre_send_check`` first (a captcha), then the limits:
+    raises :class:`ResendTooSoon` (with ``retry_after`` seconds) within
+    ``RESEND_INTERVAL`` of the number's last code, :class:`DailyLimitReached`
+    past ``DAILY_LIMIT`` codes today. A new code supersedes the number's
+    earlier active code for the same purpose. Raises ``HuyiRecipientError``
+    for a malformed number and the send's ``HuyiApiError`` when the provider
+    refuses (the attempt then does not count against the limits).
+    """
+    purpose = _check_purpose(purpose)
+    adapter = get_adapter()
+    mobile = adapter.normalize_mobile(mobile)
+    adapter.pre_send_check(request, mobile, purpose)
+    config = huyi_settings.OTP
+    code = _new_code(int(config["LENGTH"]))
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        throttle = _locked_throttle(mobile)
+        interval = int(config["RESEND_INTERVAL"])
+        if throttle.last_sent_at is not None and now < throttle.last_sent_at + timedelta(seconds=interval):
+            wait = throttle.last_sent_at + timedelta(seconds=interval) - now
+            raise ResendTooSoon(max(1, int(wait.total_seconds() + 0.999)))
+        sent_today = throttle.sent_today if throttle.day == today else 0
+        if sent_today >= int(config["DAILY_LIMIT"]):
+            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+            raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
+        previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
+        throttle.last_sent_at, throttle.day, throttle.sent_today = now, today, sent_today + 1
+        throttle.save(update_fields=["last_sent_at", "day", "sent_today"])
+        OtpRecord.objects.filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE).update(
+            status=OtpRecord.Status.SUPERSEDED
+        )
+        salt = secrets.token_hex(16)
+        record = OtpRecord.objects.create(
+            mobile=mobile,
+            purpose=purpose,
+            salt=salt,
+            code_hash=_hash(salt, mobile, purpose, code),
+            expires_at=now + timedelta(seconds=int(config["TTL"])),
+            ip=_client_ip(request),
+        )
+    # The limits are committed before the HTTP call, so concurrent requests see them
+    # at once and the lock is not held while the provider answers.
+    try:
+        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose)
+    except HuyiApiError:
+        with transaction.atomic():
+            OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED)
+            # A code that never left does not count against the number.
+            OtpThrottle.objects.filter(mobile=mobile, last_sent_at=now).update(
+                last_sent_at=previous[0], day=previous[1], sent_today=previous[2]
+            )
+        raise
+    OtpRecord.objects.filter(pk=record.pk).update(sms_log=log)
+    record.sms_log = log
+    logger.info("code for %s sent to %s", purpose, mask_mobile(mobile))
+    return record
+
+
+def verify_code(mobile: str, code: str, *, purpose: str = "login") -> OtpRecord:
+    """Check ``code`` against the number's latest code for ``purpose``; use it up if right.
+
+    Raises :class:`InvalidCode` (wrong, or no code was sent), :class:`CodeExpired`,
+    :class:`TooManyAttempts` (the code is dead after ``MAX_ATTEMPTS`` wrong tries).
+    Sends ``otp_verified`` on success.
+    """
+    purpose = _check_purpose(purpose)
+    adapter = get_adapter()
+    try:
+        mobile = adapter.normalize_mobile(mobile)
+    except HuyiApiError:
+        raise InvalidCode() from None
+    code = str(code or "").strip()
+    max_attempts = int(huyi_settings.OTP["MAX_ATTEMPTS"])
+    error: Exception | None = None
+    with transaction.atomic():
+        record = (
+            OtpRecord.objects.select_for_update()
+            .filter(mobile=mobile, purpose=purpose)
+            .exclude(status=OtpRecord.Status.FAILED)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if record is None or record.status in (OtpRecord.Status.USED, OtpRecord.Status.SUPERSEDED):
+            raise InvalidCode()
+        if record.status == OtpRecord.Status.LOCKED or record.attempts >= max_attempts:
+            raise TooManyAttempts()
+        if timezone.now() >= record.expires_at:
+            raise CodeExpired()
+        if not code or not constant_time_compare(_hash(record.salt, mobile, purpose, code), record.code_hash):
+            record.attempts += 1
+            if record.attempts >= max_attempts:
+                record.status = OtpRecord.Status.LOCKED
+                error = TooManyAttempts()
+            else:
+                error = InvalidCode()
+            record.save(update_fields=["attempts", "status"])
+        else:
+            record.status = OtpRecord.Status.USED
+            record.used_at = timezone.now()
+            record.save(update_fields=["status", "used_at"])
+    # The wrong try is committed (not rolled back with the exception) before it is raised.
+    if error is not None:
+        raise error
+    signals.otp_verified.send(sender=OtpRecord, record=record, user=None)
+    return record
+
