@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .conf import huyi_settings
 from .validation import normalize_mobile
@@ -31,6 +35,41 @@ class HuyiAdapter:
     def code_message(self, code: str, purpose: str) -> str:
         """The text of the SMS that carries ``code``: ``OTP["TEMPLATE"]`` by default."""
         return huyi_settings.OTP["TEMPLATE"].format(code=code)
+
+    # -- users and their numbers --------------------------------------------------------
+
+    def get_user_by_mobile(self, mobile: str) -> AbstractBaseUser | None:
+        """The user whose (verified) number is ``mobile``: ``USER_MOBILE_FIELD`` on the user
+        model when set, otherwise the app's ``UserMobile`` link."""
+        field = huyi_settings.USER_MOBILE_FIELD
+        users = get_user_model()._default_manager
+        if field:
+            return users.filter(**{field: mobile}).first()
+        from .models import UserMobile
+
+        link = UserMobile.objects.select_related("user").filter(mobile=mobile).first()
+        return link.user if link else None
+
+    def set_user_mobile(self, user: AbstractBaseUser, mobile: str) -> None:
+        """Record ``mobile`` as ``user``'s verified number (a number belongs to one user at most)."""
+        field = huyi_settings.USER_MOBILE_FIELD
+        if field:
+            setattr(user, field, mobile)
+            user.save(update_fields=[field])
+            return
+        from .models import UserMobile
+
+        with transaction.atomic():
+            UserMobile.objects.filter(mobile=mobile).exclude(user=user).delete()
+            UserMobile.objects.update_or_create(user=user, defaults={"mobile": mobile, "verified_at": timezone.now()})
+
+    def create_user_for_mobile(self, mobile: str) -> AbstractBaseUser:
+        """A new account for a number signing in for the first time (``OTP["CREATE_USER_ON_LOGIN"]``)."""
+        users = get_user_model()._default_manager
+        username_field = get_user_model().USERNAME_FIELD
+        user = users.create_user(**{username_field: mobile})
+        self.set_user_mobile(user, mobile)
+        return user
 
 
 def get_adapter() -> Any:

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
         "RESEND_INTERVAL": 60,
         "DAILY_LIMIT": 5,
         "TEMPLATE": "您的验证码是：{code}。请不要把验证码泄露给其他人。",
+        # SmsCodeBackend: sign up a number that has no account on its first login.
+        "CREATE_USER_ON_LOGIN": False,
     },
     "USER_MOBILE_FIELD": None,
     "ADAPTER": "django_huyi_sms.adapter.HuyiAdapter",

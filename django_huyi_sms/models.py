@@ -287,3 +287,23 @@ class OtpThrottle(models.Model):
 
     def __str__(self) -> str:
         return mask_mobile(self.mobile)
+
+
+class UserMobile(models.Model):
+    """A user's verified mobile number, when the user model has no field of its own for it.
+
+    One user, one number; a number belongs to at most one user.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="huyi_mobile"
+    )
+    mobile = models.CharField(_("mobile"), max_length=32, unique=True)
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("user mobile")
+        verbose_name_plural = _("user mobiles")
+
+    def __str__(self) -> str:
+        return mask_mobile(self.mobile)

@@ -1,0 +1,44 @@
+"""``SmsCodeBackend``: sign in with a mobile number and the code just sent to it.
+
+Add it to ``AUTHENTICATION_BACKENDS`` and call
+``authenticate(request, mobile=…, code=…)``. The code must be a ``login`` code
+(``otp.request_code(mobile, purpose="login")``); it is used up by the attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from . import otp
+from .adapter import get_adapter
+from .conf import huyi_settings
+from .exceptions import OtpError
+
+
+class SmsCodeBackend(ModelBackend):
+    """Authenticates ``mobile`` + ``code``; inactive users are refused like ModelBackend refuses them."""
+
+    def authenticate(  # type: ignore[override]
+        self,
+        request: HttpRequest | None,
+        mobile: str | None = None,
+        code: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        if mobile is None or code is None:
+            return None  # not ours: a username/password attempt
+        try:
+            record = otp.verify_code(mobile, code, purpose="login")
+        except OtpError:
+            return None
+        adapter = get_adapter()
+        user = adapter.get_user_by_mobile(record.mobile)
+        if user is None and huyi_settings.OTP.get("CREATE_USER_ON_LOGIN"):
+            user = adapter.create_user_for_mobile(record.mobile)
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        return user
