@@ -60,6 +60,8 @@ def send_sms(
     subclass unless ``fail_silently`` is true; the row records them either way.
     """
     message = prepare_message(mobile, content, product=product)
+    if len(message.mobiles) != 1:
+        raise error_for_code(406, detail="send_sms() sends to exactly one number")
     if product == "marketing" and receipts.is_opted_out(message.mobile):
         raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
     log = SmsLog.objects.create(
@@ -77,7 +79,7 @@ def send_sms(
 def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -> SmsLog:
     """Hand a queued ``log``'s ``message`` to the backend and record what happened.
 
-    Shared by the immediate path (:func:`send_sms`) and the background tasks.
+    The one place a queued row is sent from, whatever queued it.
     """
     backend = get_backend()
     try:
@@ -107,7 +109,7 @@ def _record_submitted(log: SmsLog, *, smsid: str, code: int, msg: str) -> None:
         "updated_at": now,
     }
     # Conditional: only a queued row becomes submitted, so a receipt applied in
-    # between (issue #2's early-receipt path) is never overwritten.
+    # between (receipts.py's early-receipt path) is never overwritten.
     updated = SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes)
     _apply(log, updated, changes)
     if updated:

@@ -134,6 +134,13 @@ def test_a_backend_bug_does_not_leave_the_row_queued():
     assert SmsLog.objects.get().status == SmsLog.Status.FAILED
 
 
+def test_send_sms_takes_one_number_even_for_marketing():
+    with pytest.raises(HuyiRecipientError) as caught:
+        django_huyi_sms.send_sms("13800138000,13900139000", CODE_TEXT, product="marketing")
+    assert caught.value.code == 406
+    assert SmsLog.objects.count() == 0
+
+
 def test_unknown_product_is_refused():
     with pytest.raises(ValueError, match="unknown product"):
         django_huyi_sms.send_sms("13800138000", CODE_TEXT, product="fax")
