@@ -89,7 +89,9 @@ def test_huyi_send_through_the_sandbox_then_delivered_and_on_the_phone_page(demo
 def test_an_undeliverable_number_ends_undelivered(demo_site):
     with Catcher(signals.sms_status_changed) as changed:
         log = django_huyi_sms.send_sms("13900000000", TEXT)
-        assert wait_for(lambda: SmsLog.objects.get(pk=log.pk).status == "undelivered")
+        # The signal follows the committed status change, in the live server's thread: wait for it.
+        assert wait_for(lambda: changed.calls)
+    assert SmsLog.objects.get(pk=log.pk).status == "undelivered"
     assert [(c["old_status"], c["new_status"]) for c in changed.calls] == [("submitted", "undelivered")]
 
 
