@@ -55,6 +55,9 @@ DATABASES = {
     if os.environ.get("DATABASE_URL")
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 }
+# Several runs at once on one PostgreSQL server (two checkouts, a helper) each need their own test database.
+if os.environ.get("HUYI_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["HUYI_TEST_DB_NAME"]}
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
