@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-compat bench messages clean venv
+.PHONY: demo test test-compat bench messages clean venv browser
 
 venv: $(STAMP)
 
@@ -25,7 +25,11 @@ demo: $(STAMP)
 	cd example_project && ../$(PY) manage.py demo_setup
 	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+# Debian's chromium for the browser tests (skipped, saying why, where it cannot be installed).
+browser:
+	@tools/install-browser
+
+test: $(STAMP) browser
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== again on $${DATABASE_URL%%://*} =="; \
@@ -34,7 +38,7 @@ test: $(STAMP)
 
 # The oldest supported pair: Django 5.2 LTS on Python 3.11.
 COMPAT_VENV := .venv-django52
-test-compat:
+test-compat: browser
 	@test -x $(COMPAT_VENV)/bin/python || python3 -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e ".[dev]" "Django>=5.2,<5.3"
