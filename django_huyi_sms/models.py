@@ -82,6 +82,9 @@ class SmsLog(models.Model):
             models.Index(fields=["mobile", "-created_at"], name="huyi_sms_mobile_idx"),
             models.Index(fields=["-created_at"], name="huyi_sms_created_idx"),
             models.Index(fields=["status", "-created_at"], name="huyi_sms_status_idx"),
+            # The admin's product and purpose filters (and the purpose filter's list of values).
+            models.Index(fields=["product", "-created_at"], name="huyi_sms_product_idx"),
+            models.Index(fields=["purpose", "-created_at"], name="huyi_sms_purpose_idx"),
         ]
         permissions = [("view_full_mobile", _("Can see full mobile numbers"))]
 
@@ -167,6 +170,9 @@ class StatusReceipt(models.Model):
                 name="huyi_sms_receipt_pending_idx",
                 condition=models.Q(log__isnull=True),
             ),
+            # The receipts admin: newest first, and the search by mobile.
+            models.Index(fields=["-received_at"], name="huyi_sms_receipt_recv_idx"),
+            models.Index(fields=["mobile", "-received_at"], name="huyi_sms_receipt_mobile_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,26 @@
+"""The admin: every send with its receipts and replies, read-only (a log must not be edited away).
+
+One module per list: ``sends`` (``SmsLog``, its actions, the balance and the
+dashboard), ``pushes`` (receipts, replies, opt-outs), ``sms_templates``,
+``codes`` (one-time codes). ``base``, ``pagination`` and ``filters`` keep the
+lists fast on millions of rows; ``display``, ``charts`` and ``export`` draw.
+"""
+
+from __future__ import annotations
+
+from .base import FULL_MOBILE_PERMISSION, ReadOnlyAdminMixin
+from .codes import OtpRecordAdmin
+from .pushes import OptOutAdmin, StatusReceiptAdmin, UpstreamReplyAdmin
+from .sends import SmsLogAdmin
+from .sms_templates import SmsTemplateAdmin
+
+__all__ = [
+    "FULL_MOBILE_PERMISSION",
+    "ReadOnlyAdminMixin",
+    "SmsLogAdmin",
+    "StatusReceiptAdmin",
+    "UpstreamReplyAdmin",
+    "OptOutAdmin",
+    "SmsTemplateAdmin",
+    "OtpRecordAdmin",
+]

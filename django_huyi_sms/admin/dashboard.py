@@ -1,0 +1,53 @@
+"""The admin's delivery dashboard: the last 30 days as three server-drawn charts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import formats
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .. import stats
+from .charts import Point, bar_chart, line_chart
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+#: Days shown on the dashboard.
+DAYS = 30
+
+
+def render_dashboard(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """The dashboard page, for anyone who may view the sends."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    days = stats.daily_stats(DAYS)
+    labels = [formats.date_format(day.day, "m-d") for day in days]
+    sent = [Point(label, day.sent) for label, day in zip(labels, days)]
+    rate = [
+        Point(label, None if day.delivery_rate is None else day.delivery_rate * 100) for label, day in zip(labels, days)
+    ]
+    median = [Point(label, day.median_delivery_seconds) for label, day in zip(labels, days)]
+    total_sent = sum(day.sent for day in days)
+    total_delivered = sum(day.delivered for day in days)
+    total_finished = sum(day.finished for day in days)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": _("Delivery dashboard"),
+        "subtitle": None,
+        "days": DAYS,
+        "day_rows": list(zip(labels, days)),
+        "total_sent": total_sent,
+        "overall_rate": (total_delivered / total_finished * 100) if total_finished else None,
+        "sends_chart": bar_chart(gettext("Sends per day"), sent),
+        "rate_chart": line_chart(gettext("Delivery rate per day (%)"), rate, ceiling=100, fmt=lambda v: f"{v:.0f}%"),
+        "median_chart": line_chart(
+            gettext("Median time to delivery per day (seconds)"), median, fmt=lambda v: f"{v:.1f}s"
+        ),
+    }
+    return TemplateResponse(request, "admin/huyi_sms/smslog/dashboard.html", context)

@@ -1,0 +1,101 @@
+"""How the admin draws a send's values: status badges, durations, excerpts, per-user mobiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from ..models import SmsLog, SmsTemplate
+from .base import redact_codes, shown_mobile
+
+# Colours that read on the admin's light and dark themes alike (white text on a saturated fill).
+STATUS_COLOURS = {
+    SmsLog.Status.QUEUED: "#6c757d",
+    SmsLog.Status.SUBMITTED: "#0d6efd",
+    SmsLog.Status.DELIVERED: "#198754",
+    SmsLog.Status.UNDELIVERED: "#d63384",
+    SmsLog.Status.FAILED: "#dc3545",
+    SmsTemplate.Status.PENDING: "#6c757d",
+    SmsTemplate.Status.APPROVED: "#198754",
+    SmsTemplate.Status.REJECTED: "#dc3545",
+}
+
+#: Characters of a message shown in the list.
+EXCERPT_LENGTH = 40
+
+
+def badge(status: str, label: str) -> SafeString:
+    """A coloured pill with ``label``; the status value is kept in a class for tests and styling."""
+    colour = STATUS_COLOURS.get(status, "#6c757d")
+    return format_html(
+        '<span class="huyi-badge huyi-status-{}" style="display:inline-block;padding:1px 8px;'
+        'border-radius:9px;background:{};color:#fff;font-size:11px;white-space:nowrap">{}</span>',
+        status,
+        colour,
+        label,
+    )
+
+
+def format_duration(value: timedelta | None) -> str:
+    """``timedelta(seconds=65)`` → ``1 min 5 s``; ``None`` → ``""``."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds()
+    if seconds < 0:
+        return ""
+    if seconds < 60:
+        return gettext("%(seconds).1f s") % {"seconds": seconds}
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": seconds}
+    hours, minutes = divmod(minutes, 60)
+    return gettext("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+
+
+def time_to_delivery(log: SmsLog) -> timedelta | None:
+    """From the provider's acceptance to the delivery receipt, for a delivered message."""
+    if log.status != SmsLog.Status.DELIVERED or not log.submitted_at or not log.delivered_at:
+        return None
+    return log.delivered_at - log.submitted_at
+
+
+def carries_code(log: SmsLog) -> bool:
+    """Whether ``log`` is a one-time-code message, whose digits must not be shown.
+
+    ``carries_code`` is annotated by the sends admin's queryset; a purpose of
+    the app's code flows counts too (a failed code send is linked to no record).
+    """
+    from ..otp import PURPOSES
+
+    return bool(getattr(log, "carries_code", False)) or log.purpose in PURPOSES
+
+
+def shown_content(log: SmsLog) -> str:
+    """The message text as the admin may show it: one-time codes starred out."""
+    return redact_codes(log.content) if carries_code(log) else log.content
+
+
+def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def mobile_column(request: HttpRequest, field: str = "mobile") -> Callable[[Any], str]:
+    """A list or read-only column with ``obj.<field>`` masked unless ``request``'s user may see it whole.
+
+    Built per request because display functions are given only the row, and
+    whether the number is masked depends on who is looking.
+    """
+
+    @admin.display(description=_("mobile"))
+    def mobile(obj: Any) -> str:
+        return shown_mobile(request, getattr(obj, field))
+
+    return mobile

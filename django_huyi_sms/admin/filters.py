@@ -1,0 +1,41 @@
+"""List filters that stay cheap on a table of millions of rows."""
+
+from __future__ import annotations
+
+from django.contrib.admin.filters import AllValuesFieldListFilter
+from django.db import connections, router
+
+#: At most this many distinct values are offered in a filter.
+MAX_VALUES = 50
+
+
+class IndexedValuesFieldListFilter(AllValuesFieldListFilter):
+    """Like Django's "all values" filter, without its ``SELECT DISTINCT`` over the whole table.
+
+    The distinct values are walked along the column's index, one index probe per
+    value (a "loose index scan" written as a recursive CTE, which PostgreSQL,
+    SQLite and MySQL all run), so the cost follows the number of distinct values,
+    not the number of rows. The column must lead an index. Blank values are not offered.
+    """
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = distinct_values(model, field.column, limit=MAX_VALUES)
+
+
+def distinct_values(model, column: str, *, limit: int = MAX_VALUES) -> list[str]:
+    """The first ``limit`` distinct non-blank values of ``model``'s ``column``, in order, via its index."""
+    connection = connections[router.db_for_read(model)]
+    quote = connection.ops.quote_name
+    table, col = quote(model._meta.db_table), quote(column)
+    sql = (
+        f"WITH RECURSIVE walk(value, depth) AS ("
+        f" SELECT MIN({col}), 1 FROM {table} WHERE {col} > %s"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > walk.value), walk.depth + 1"
+        f" FROM walk WHERE walk.value IS NOT NULL AND walk.depth < %s"
+        f") SELECT value FROM walk WHERE value IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["", limit])
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,115 @@
+"""What the provider pushed to us: delivery receipts, replies, and the opt-out list they feed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .. import receipts, validation
+from ..exceptions import HuyiError
+from ..models import OptOut, StatusReceipt, UpstreamReply
+from .base import ReadOnlyAdminMixin, ScaleAdminMixin, mask_raw_push
+from .display import mobile_column
+
+
+def _raw_column(request: HttpRequest) -> Any:
+    @admin.display(description=_("raw push"))
+    def raw(obj: Any) -> str:
+        shown = json.dumps(mask_raw_push(request, obj.raw), ensure_ascii=False, indent=2, sort_keys=True)
+        return format_html("<pre style='margin:0'>{}</pre>", shown)
+
+    return raw
+
+
+class _MaskedMobileMixin:
+    """Lists and pages that show ``mobile`` masked unless the user may see it whole."""
+
+    list_display: tuple[str, ...] = ()
+    detail_fields: tuple[str, ...] = ()
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        return tuple(mobile_column(request) if name == "mobile" else name for name in self.list_display)
+
+    def _detail(self, request: HttpRequest) -> list[Any]:
+        columns = {"mobile": mobile_column(request), "raw": _raw_column(request)}
+        return [columns.get(name, name) for name in self.detail_fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._detail(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._detail(request)
+
+
+@admin.register(StatusReceipt)
+class StatusReceiptAdmin(_MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "smsid", "mobile", "code", "msg", "report_time", "log", "duplicate")
+    detail_fields = ("smsid", "mobile", "code", "msg", "report_time", "received_at", "log", "duplicate", "raw")
+    list_filter = ("duplicate",)
+    list_select_related = ("log",)
+    exact_search_fields = ("smsid", "mobile")
+    search_help_text = _("A whole mobile number or an smsid.")
+    sortable_by = ("received_at",)
+
+
+@admin.register(UpstreamReply)
+class UpstreamReplyAdmin(_MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("reply_time", "mobile", "content", "smsid", "is_opt_out", "log")
+    detail_fields = ("mobile", "content", "smsid", "reply_time", "received_at", "is_opt_out", "log", "raw")
+    list_filter = ("is_opt_out",)
+    list_select_related = ("log",)
+    exact_search_fields = ("mobile", "smsid")
+    search_help_text = _("A whole mobile number or an smsid.")
+    sortable_by = ("reply_time",)
+
+
+class OptOutForm(forms.ModelForm):
+    """Staff add a number by hand; it is normalised as a send would be."""
+
+    class Meta:
+        model = OptOut
+        fields = ("mobile",)
+
+    def clean_mobile(self) -> str:
+        try:
+            return validation.normalize_mobile(self.cleaned_data["mobile"])
+        except HuyiError as error:
+            raise forms.ValidationError(_("Not a valid mobile number."), code="invalid") from error
+
+
+@admin.register(OptOut)
+class OptOutAdmin(ScaleAdminMixin, admin.ModelAdmin):
+    """Numbers that get no marketing. Staff may add one (reason: added by staff) or remove one."""
+
+    form = OptOutForm
+    list_display = ("mobile", "reason", "created_at")
+    list_filter = ("reason",)
+    exact_search_fields = ("mobile",)
+    search_help_text = _("A whole mobile number.")
+    sortable_by = ("created_at",)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        return tuple(mobile_column(request) if name == "mobile" else name for name in self.list_display)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: OptOut | None = None) -> list[Any]:
+        if obj is None:
+            return ["mobile"]
+        return [mobile_column(request), "reason", "reply", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OptOut | None = None) -> list[Any]:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: OptOut, form: forms.ModelForm, change: bool) -> None:
+        # receipts.py owns the opt-out list; the admin only asks it.
+        saved = receipts.opt_out(form.cleaned_data["mobile"], OptOut.Reason.MANUAL)
+        obj.pk, obj.reason, obj.created_at = saved.pk, saved.reason, saved.created_at
+        obj._state.adding = False

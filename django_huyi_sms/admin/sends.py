@@ -1,0 +1,204 @@
+"""The sends list (``SmsLog``): every message with its receipts and replies, the balance, two actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .. import balances, sending
+from ..exceptions import HuyiError
+from ..models import OtpRecord, SmsLog, StatusReceipt, UpstreamReply
+from . import dashboard, export
+from .base import ReadOnlyAdminMixin, ScaleAdminMixin
+from .display import badge, excerpt, format_duration, mobile_column, shown_content, time_to_delivery
+from .filters import IndexedValuesFieldListFilter
+
+#: At most this many messages are resent by one click (each one is an HTTP call to the provider).
+MAX_RESEND = 200
+
+
+class StatusReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = StatusReceipt
+    fields = ("code", "msg", "report_time", "received_at", "duplicate")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+class UpstreamReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = UpstreamReply
+    fields = ("content", "reply_time", "received_at", "is_opt_out")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(SmsLog)
+class SmsLogAdmin(ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: a log must not be edited or deleted away. Resending makes a new, linked row."""
+
+    list_display = (
+        "created_at",
+        "status_badge",
+        "product",
+        "mobile",  # replaced per request by a masked column: see get_list_display
+        "content_excerpt",
+        "parts",
+        "provider_result",
+        "submitted_at",
+        "delivered_at",
+        "delivery_time",
+    )
+    list_filter = (
+        "status",
+        "product",
+        ("purpose", IndexedValuesFieldListFilter),
+        ("created_at", DateFieldListFilter),
+    )
+    exact_search_fields = ("mobile", "smsid")
+    search_help_text = _("A whole mobile number or an smsid.")
+    # Only orders an index serves: any other would sort the whole table.
+    sortable_by = ("created_at",)
+    inlines = [StatusReceiptInline, UpstreamReplyInline]
+    actions = ["resend_selected", "export_csv"]
+    change_list_template = "admin/huyi_sms/smslog/change_list.html"
+
+    # -- the list ---------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsLog]:
+        # One subquery per shown row (an index probe), instead of one query per row to hide codes.
+        return super().get_queryset(request).annotate(
+            carries_code=Exists(OtpRecord.objects.filter(sms_log=OuterRef("pk")))
+        )
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        return tuple(mobile_column(request) if name == "mobile" else name for name in self.list_display)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: SmsLog) -> str:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("content"))
+    def content_excerpt(self, obj: SmsLog) -> str:
+        return excerpt(shown_content(obj))
+
+    @admin.display(description=_("provider result"))
+    def provider_result(self, obj: SmsLog) -> str:
+        if obj.provider_code is None:
+            return ""
+        return f"{obj.provider_code} {obj.provider_msg}".strip()
+
+    @admin.display(description=_("time to delivery"))
+    def delivery_time(self, obj: SmsLog) -> str:
+        return format_duration(time_to_delivery(obj))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "balances": balances.current_balances(),
+            "dashboard_url": reverse(f"{self.admin_site.name}:huyi_sms_smslog_dashboard"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # -- one send ---------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: SmsLog | None = None) -> list[tuple[Any, dict[str, Any]]]:
+        mobile = mobile_column(request)
+        return [
+            (None, {"fields": ("status_badge", "product", mobile, "full_content", "parts", "purpose", "user")}),
+            (
+                _("Submit result"),
+                {"fields": ("smsid", "provider_code", "provider_msg", "created_at", "submitted_at")},
+            ),
+            (
+                _("Delivery"),
+                {"fields": ("receipt_code", "receipt_msg", "delivered_at", "delivery_time")},
+            ),
+            (_("Resends"), {"fields": ("resent_from", "resent_as")}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SmsLog | None = None) -> list[Any]:
+        fields: list[Any] = []
+        for _name, options in self.get_fieldsets(request, obj):
+            fields.extend(options["fields"])
+        return fields
+
+    @admin.display(description=_("content"))
+    def full_content(self, obj: SmsLog) -> str:
+        return shown_content(obj)
+
+    @admin.display(description=_("resent as"))
+    def resent_as(self, obj: SmsLog) -> str:
+        resends = obj.resends.order_by("pk").only("pk", "status")
+        return format_html_join(
+            ", ",
+            '<a href="{}">#{}</a> {}',
+            (
+                (reverse(f"{self.admin_site.name}:huyi_sms_smslog_change", args=[log.pk]), log.pk,
+                 badge(log.status, log.get_status_display()))
+                for log in resends
+            ),
+        )
+
+    # -- actions ----------------------------------------------------------------------
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # Resending makes a new send: the same right as adding one.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+    @admin.action(description=_("Resend the selected failed messages"), permissions=["resend"])
+    def resend_selected(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> None:
+        resent = refused = 0
+        for log in queryset.filter(status__in=sending.RESENDABLE_STATUSES)[:MAX_RESEND]:
+            try:
+                new_log = sending.resend(log)
+            except (sending.NotResendable, HuyiError):
+                refused += 1
+                continue
+            resent += 1
+            if new_log.status == SmsLog.Status.FAILED:
+                self.message_user(
+                    request,
+                    format_html(
+                        gettext("Resend of #{} failed: {}"), log.pk, f"{new_log.provider_code} {new_log.provider_msg}"
+                    ),
+                    messages.WARNING,
+                )
+        skipped = queryset.count() - resent - refused if queryset.count() <= MAX_RESEND else None
+        if resent:
+            self.message_user(
+                request,
+                ngettext("%(count)d message resent.", "%(count)d messages resent.", resent) % {"count": resent},
+                messages.SUCCESS,
+            )
+        if refused or skipped:
+            self.message_user(
+                request,
+                gettext(
+                    "Not resent: messages that did not fail, were resent already, or carried a one-time code."
+                ),
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Export the selected messages as CSV"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> HttpResponse:
+        return export.csv_response(request, queryset)
+
+    # -- the dashboard ----------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("dashboard/", view, name="huyi_sms_smslog_dashboard"), *super().get_urls()]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        return dashboard.render_dashboard(self, request)

@@ -1,0 +1,169 @@
+"""The sends list: what an operator sees, who sees whole numbers, exact search, filters, read-only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+import django_huyi_sms
+from django_huyi_sms.models import OtpRecord, SmsLog
+
+from .push_helpers import post_form, receipt_fields
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:huyi_sms_smslog_changelist"
+
+
+def make_staff(username: str = "operator", *codenames: str) -> User:
+    """A staff user who may view every model of the app, plus ``codenames``."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    perms = Permission.objects.filter(content_type__app_label="huyi_sms", codename__startswith="view_").exclude(
+        codename="view_full_mobile"
+    )
+    user.user_permissions.add(*perms)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="huyi_sms", codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(make_staff())
+    return client
+
+
+def log_row(**fields) -> SmsLog:
+    defaults = {"mobile": "13800138000", "content": "【测试】您的订单已发货。", "status": SmsLog.Status.SUBMITTED}
+    defaults.update(fields)
+    return SmsLog.objects.create(**defaults)
+
+
+def test_the_list_shows_badge_product_excerpt_parts_result_times_and_delay(admin_client):
+    submitted = timezone.now() - timedelta(minutes=5)
+    log_row(
+        status=SmsLog.Status.DELIVERED,
+        smsid="9001",
+        provider_code=2,
+        provider_msg="提交成功",
+        parts=2,
+        submitted_at=submitted,
+        delivered_at=submitted + timedelta(seconds=65),
+        content="【测试】" + "很长的通知" * 20,
+    )
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'class="huyi-badge huyi-status-delivered"' in page
+    assert "#198754" in page  # delivered is green
+    assert "Verification / notification SMS" in page
+    assert "【测试】很长的通知很长的通知" in page and "很长的通知" * 20 not in page  # an excerpt, not the text
+    assert "2 提交成功" in page
+    assert "1 min 5 s" in page
+    assert '<td class="field-parts">2</td>' in page
+
+
+def test_a_staff_user_without_the_permission_sees_masked_numbers_everywhere(staff_client, client):
+    log = django_huyi_sms.send_sms("13800138000", "【测试】您的订单已发货。")
+    post_form(client, "receipt_push", receipt_fields(log.smsid))
+    listing = staff_client.get(reverse(CHANGELIST))
+    assert listing.status_code == 200
+    assert b"138****8000" in listing.content and b"13800138000" not in listing.content
+    detail = staff_client.get(reverse("admin:huyi_sms_smslog_change", args=[log.pk]))
+    assert b"138****8000" in detail.content and b"13800138000" not in detail.content
+    receipt = log.receipts.get()
+    receipt_page = staff_client.get(reverse("admin:huyi_sms_statusreceipt_change", args=[receipt.pk]))
+    assert receipt_page.status_code == 200
+    # Not even in the raw push as it came.
+    assert b"13800138000" not in receipt_page.content and b"138****8000" in receipt_page.content
+
+
+def test_the_permission_shows_whole_numbers(client):
+    client.force_login(make_staff("supervisor", "view_full_mobile"))
+    log_row()
+    assert b"13800138000" in client.get(reverse(CHANGELIST)).content
+
+
+def test_one_time_codes_are_starred_out_of_the_list_and_the_page(admin_client):
+    otp_send = log_row(content="【测试】您的验证码是：482913。请不要把验证码泄露给其他人。", purpose="login")
+    linked = log_row(content="【测试】您的验证码是：557201。", purpose="checkout")
+    OtpRecord.objects.create(
+        mobile="13800138000", purpose="checkout", code_hash="x" * 64, salt="s" * 32,
+        expires_at=timezone.now(), sms_log=linked,
+    )
+    plain = log_row(content="【测试】订单 12345678 已发货。")
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "482913" not in page and "557201" not in page and "******" in page
+    assert "12345678" in page  # an ordinary notification keeps its numbers
+    detail = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[otp_send.pk])).content.decode()
+    assert "482913" not in detail and "您的验证码是：******" in detail
+    assert plain.pk
+
+
+@pytest.mark.parametrize("term", ["13800138000", "+86 138 0013 8000", "777001"])
+def test_search_finds_a_message_by_whole_number_or_smsid(admin_client, term):
+    wanted = log_row(smsid="777001")
+    log_row(mobile="13900139000", smsid="777002")
+    found = admin_client.get(reverse(CHANGELIST), {"q": term}).context["cl"].result_list
+    assert list(found) == [wanted]
+
+
+def test_search_is_exact_so_the_indexes_serve_it(admin_client):
+    log_row(smsid="777001")
+    with CaptureQueriesContext(connection) as queries:
+        found = admin_client.get(reverse(CHANGELIST), {"q": "1380013"}).context["cl"].result_list
+        assert list(found) == []  # a part of a number finds nothing
+    searches = [q["sql"] for q in queries.captured_queries if "huyi_sms_smslog" in q["sql"]]
+    assert searches
+    for sql in searches:
+        assert "UPPER(" not in sql and " LIKE " not in sql, sql
+
+
+def test_filters_by_status_product_purpose_and_date(admin_client):
+    delivered = log_row(status=SmsLog.Status.DELIVERED, purpose="login")
+    failed = log_row(status=SmsLog.Status.FAILED, product="marketing", purpose="promo")
+    old = log_row(status=SmsLog.Status.FAILED)
+    SmsLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+
+    def shown(**params):
+        return set(admin_client.get(reverse(CHANGELIST), params).context["cl"].result_list)
+
+    assert shown(status__exact="delivered") == {delivered}
+    assert shown(product__exact="marketing") == {failed}
+    assert shown(purpose="promo") == {failed}
+    now = timezone.localtime()
+    since = (now - timedelta(days=7)).isoformat()
+    until = (now + timedelta(days=1)).isoformat()
+    assert shown(created_at__gte=since, created_at__lt=until) == {delivered, failed}
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    # The purpose filter offers the purposes found (blank left out), read along the index.
+    assert "?purpose=login" in page and "?purpose=promo" in page
+    assert "Past 7 days" in page
+
+
+def test_the_detail_page_tells_the_whole_story(admin_client, client):
+    log = django_huyi_sms.send_sms("13800138000", "【测试】您的订单已发货。")
+    post_form(client, "receipt_push", receipt_fields(log.smsid, code="0", msg="UNDELIV"))
+    post_form(client, "receipt_push", receipt_fields(log.smsid, code="0", msg="UNDELIV"))  # a provider retry
+    post_form(client, "reply_push", {"mobilephone": "13800138000", "content": "收到谢谢", "smsid": log.smsid,
+                                     "reply_time": "2026-11-25 10:01:00"})
+    page = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[log.pk])).content.decode()
+    assert log.smsid in page and "提交成功" in page
+    assert page.count("UNDELIV") >= 3  # the log's receipt message and both pushes in the inline
+    assert "收到谢谢" in page
+    assert 'huyi-status-undelivered' in page
+
+
+def test_logs_cannot_be_added_changed_or_deleted(admin_client):
+    log = log_row()
+    assert admin_client.get(reverse("admin:huyi_sms_smslog_add")).status_code == 403
+    response = admin_client.post(reverse("admin:huyi_sms_smslog_change", args=[log.pk]), {"content": "changed"})
+    assert response.status_code == 403
+    assert admin_client.post(reverse("admin:huyi_sms_smslog_delete", args=[log.pk])).status_code == 403
+    log.refresh_from_db()
+    assert log.content == "【测试】您的订单已发货。"
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "delete_selected" not in page
