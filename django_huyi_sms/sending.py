@@ -17,9 +17,9 @@ from .backends import OutgoingSms, get_backend
 from .client import PRODUCTS, mask_mobile
 from .conf import huyi_settings
 from .exceptions import BLACKLIST_CODES, MOBILE_BLACKLISTED, HuyiApiError, HuyiResponseError, error_for_code
-from .models import OptOut, SmsLog, SmsTemplate
+from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
 
-__all__ = ["prepare_message", "send_sms", "get_balance", "add_template"]
+__all__ = ["prepare_message", "send_sms", "get_balance", "add_template", "resend", "NotResendable"]
 
 logger = logging.getLogger("django_huyi_sms.sending")
 
@@ -181,3 +181,53 @@ def add_template(content: str, *, product: str = "sms") -> SmsTemplate:
     )
     return template
 
+
+class NotResendable(ValueError):
+    """``resend()`` refused a message: it did not fail, it was already resent, or it carried a one-time code."""
+
+
+#: The statuses of a message that did not reach the person and may be sent again.
+RESENDABLE_STATUSES = (SmsLog.Status.FAILED, SmsLog.Status.UNDELIVERED)
+
+
+def resend(log: SmsLog) -> SmsLog:
+    """Send a failed or undelivered ``log`` again, as a new ``SmsLog`` row whose ``resent_from`` is ``log``.
+
+    The new row goes through the same validation, opt-out check and backend as
+    ``send_sms``, and records its own result; a provider refusal is recorded on
+    it (``failed``) rather than raised. The new row keeps the original's
+    ``purpose`` and ``user``.
+
+    Raises :class:`NotResendable` when ``log`` did not fail, has been resent
+    already (so a double click sends once), or carried a one-time code (an old
+    code must not be sent again: the person asks for a new one). Invalid input
+    raises the provider's exception class before anything is written, as in
+    ``send_sms``.
+    """
+    from .otp import PURPOSES  # otp.py imports this module: import at call time
+
+    if log.purpose in PURPOSES or OtpRecord.objects.filter(sms_log_id=log.pk).exists():
+        raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
+    message = prepare_message(log.mobile, log.content, product=log.product)
+    if log.product == "marketing" and receipts.is_opted_out(message.mobile):
+        raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
+    with transaction.atomic():
+        # Lock the original so that two concurrent resends of it create one new row.
+        original = SmsLog.objects.select_for_update().filter(pk=log.pk).first()
+        if original is None or original.status not in RESENDABLE_STATUSES:
+            raise NotResendable("only a failed or undelivered message is resent")
+        if original.resends.exists():
+            raise NotResendable("this message has been resent already")
+        new_log = SmsLog.objects.create(
+            product=message.product,
+            mobile=message.mobile,
+            content=message.content,
+            parts=message.parts,
+            purpose=original.purpose,
+            user_id=original.user_id,
+            resent_from=original,
+        )
+    # Sent after the commit: the lock is not held while the provider answers.
+    logger.info("SMS %s to %s resent as %s", original.pk, mask_mobile(original.mobile), new_log.pk)
+    deliver(new_log, message, fail_silently=True)
+    return new_log

@@ -9,7 +9,7 @@ from django.contrib.admin import DateFieldListFilter
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -158,8 +158,18 @@ class SmsLogAdmin(ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed messages"), permissions=["resend"])
     def resend_selected(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> None:
+        """Resend the failed and undelivered rows of the selection (the others are left alone)."""
+        candidates = list(queryset.filter(status__in=sending.RESENDABLE_STATUSES).order_by("pk")[: MAX_RESEND + 1])
+        if len(candidates) > MAX_RESEND:
+            candidates = candidates[:MAX_RESEND]
+            self.message_user(
+                request,
+                gettext("Only the first %(count)d failed messages were resent; select the rest again.")
+                % {"count": MAX_RESEND},
+                messages.WARNING,
+            )
         resent = refused = 0
-        for log in queryset.filter(status__in=sending.RESENDABLE_STATUSES)[:MAX_RESEND]:
+        for log in candidates:
             try:
                 new_log = sending.resend(log)
             except (sending.NotResendable, HuyiError):
@@ -169,26 +179,29 @@ class SmsLogAdmin(ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             if new_log.status == SmsLog.Status.FAILED:
                 self.message_user(
                     request,
-                    format_html(
-                        gettext("Resend of #{} failed: {}"), log.pk, f"{new_log.provider_code} {new_log.provider_msg}"
-                    ),
+                    gettext("Resend of #%(pk)s failed: %(code)s %(msg)s")
+                    % {"pk": log.pk, "code": new_log.provider_code, "msg": new_log.provider_msg},
                     messages.WARNING,
                 )
-        skipped = queryset.count() - resent - refused if queryset.count() <= MAX_RESEND else None
         if resent:
             self.message_user(
                 request,
                 ngettext("%(count)d message resent.", "%(count)d messages resent.", resent) % {"count": resent},
                 messages.SUCCESS,
             )
-        if refused or skipped:
+        if refused:
             self.message_user(
                 request,
-                gettext(
-                    "Not resent: messages that did not fail, were resent already, or carried a one-time code."
-                ),
+                ngettext(
+                    "%(count)d message not resent: it was resent already, or carried a one-time code.",
+                    "%(count)d messages not resent: they were resent already, or carried a one-time code.",
+                    refused,
+                )
+                % {"count": refused},
                 messages.WARNING,
             )
+        if not candidates:
+            self.message_user(request, gettext("None of the selected messages failed."), messages.WARNING)
 
     @admin.action(description=_("Export the selected messages as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> HttpResponse:
