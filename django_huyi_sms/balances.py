@@ -1,0 +1,95 @@
+"""The balance of each configured product, for pages that must show it and never fail for it.
+
+``sending.get_balance`` asks the provider every time and raises when it cannot
+answer. A page (the admin's sends list) wants something else: a reading per
+product, at most a minute old, that says "could not fetch" instead of raising.
+Failures are cached as long as readings, so a provider that is down costs one
+timeout a minute, not one per page view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from . import sending
+from .conf import huyi_settings
+from .exceptions import HuyiError
+from .models import PRODUCT_LABELS
+
+__all__ = ["BalanceReading", "CACHE_SECONDS", "balance_products", "current_balances", "read_balance", "forget_balances"]
+
+logger = logging.getLogger("django_huyi_sms.balances")
+
+#: How long a reading (or a failure to read) is kept.
+CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class BalanceReading:
+    """One product's balance, or why there is none. ``error`` is safe to show (no key, no URL secrets)."""
+
+    product: str
+    balance: int | None
+    error: str = ""
+    threshold: int | None = None
+
+    @property
+    def label(self) -> str:
+        return str(PRODUCT_LABELS.get(self.product, self.product))
+
+    @property
+    def ok(self) -> bool:
+        return self.balance is not None
+
+    @property
+    def low(self) -> bool:
+        return self.balance is not None and self.threshold is not None and self.balance < self.threshold
+
+
+def _cache_key(product: str) -> str:
+    config = huyi_settings.product(product)
+    # The account and endpoint are part of the key, so a changed account never shows the old one's balance.
+    fingerprint = hashlib.sha256(f"{config.account}\0{config.api_url}".encode()).hexdigest()[:16]
+    return f"huyi_sms:balance:{product}:{fingerprint}"
+
+
+def read_balance(product: str = "sms") -> BalanceReading:
+    """``product``'s balance, from the cache when it is under a minute old. Never raises ``HuyiError``: a failure is a reading with ``error`` set."""
+    key = _cache_key(product)
+    threshold = huyi_settings.LOW_BALANCE_THRESHOLD
+    cached = cache.get(key)
+    if cached is None:
+        try:
+            cached = {"balance": sending.get_balance(product), "error": ""}
+        except HuyiError as error:
+            logger.warning("balance of %s could not be fetched: %s", product, error)
+            cached = {"balance": None, "error": str(error)}
+        except NotImplementedError as error:  # a backend that cannot tell a balance
+            cached = {"balance": None, "error": str(error)}
+        cache.set(key, cached, CACHE_SECONDS)
+    return BalanceReading(product=product, balance=cached["balance"], error=cached["error"], threshold=threshold)
+
+
+def balance_products() -> list[str]:
+    """The products whose balance is worth showing: configured, and bought.
+
+    ``configured_products()`` counts every product, since each inherits the
+    top-level APIID and APIKEY; but each product the user bought has its own
+    pair (``PRODUCTS``), so only ``sms`` and the products listed there are asked.
+    """
+    listed = set(huyi_settings.PRODUCTS or {})
+    return [product for product in huyi_settings.configured_products() if product == "sms" or product in listed]
+
+
+def current_balances() -> list[BalanceReading]:
+    """A reading for every product in :func:`balance_products`."""
+    return [read_balance(product) for product in balance_products()]
+
+
+def forget_balances() -> None:
+    """Drop the cached readings (after a top-up, or between tests)."""
+    cache.delete_many([_cache_key(product) for product in balance_products()])
