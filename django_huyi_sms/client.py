@@ -14,11 +14,16 @@ Every non-success result code becomes the typed exception of
 
 The APIKEY is kept in a private attribute and never written into a log line,
 an exception or a ``repr``: it travels only inside the signed request body.
+The key and every password derived from it are held as :class:`MaskedSecret`,
+whose ``repr`` is masked, so they do not show among a traceback's local
+variables either (Django's technical 500 page, ``AdminEmailHandler``, error
+trackers all print locals with ``repr``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import time
@@ -29,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 from . import validation
 from .exceptions import (
@@ -78,6 +84,23 @@ _RESULT_ELEMENTS = {
 _STIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A reply bigger than this is not an ihuyi reply; don't parse megabytes of an error page.
 _MAX_REPLY_BYTES = 64 * 1024
+
+
+class MaskedSecret(str):
+    """A ``str`` whose ``repr`` hides its value.
+
+    The password field has to be the plain APIKEY in plain signing mode (and
+    ``md5(apikey)`` for AddTemplate, just as reusable), so it is a local
+    variable of the frames that build the request. Error reports print frame
+    locals with ``repr`` (Django's technical 500 page and
+    ``AdminEmailHandler(include_html=True)`` among them); this type keeps the
+    value out of them while encoding it into the request body unchanged.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'" if self else "''"
 
 
 def md5_hex(text: str) -> str:
@@ -224,7 +247,7 @@ class IhuyiClient:
         if response_format not in ("json", "xml"):
             raise ValueError(f"response_format must be 'json' or 'xml', not {response_format!r}")
         self.account = account or ""
-        self._api_key = api_key or ""
+        self._api_key = MaskedSecret(api_key or "")
         self.api_url = api_url or DEFAULT_API_URLS[product]
         self.product = product
         self.sign_mode = sign_mode
@@ -291,7 +314,7 @@ class IhuyiClient:
         if content is None or not str(content).strip():
             raise error_for_code(404)
         self._check_credentials()
-        password = md5_hex(self._api_key) if self.sign_mode == SIGN_DYNAMIC else self._api_key
+        password = MaskedSecret(md5_hex(self._api_key)) if self.sign_mode == SIGN_DYNAMIC else self._api_key
         reply = self._call("AddTemplate", {"account": self.account, "password": password, "content": content})
         return TemplateResult(code=ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid"))
 
@@ -306,11 +329,12 @@ class IhuyiClient:
         if not self._api_key:
             raise error_for_code(402)
 
-    def _password(self, *parts: str) -> str:
+    def _password(self, *parts: str) -> MaskedSecret:
         self._check_credentials()
         if self.sign_mode == SIGN_PLAIN:
             return self._api_key
-        return dynamic_password(*parts)
+        # A dynamic password is good for one request only, but it is masked all the same.
+        return MaskedSecret(dynamic_password(*parts))
 
     def _call(self, method: str, fields: dict[str, str]) -> dict[str, str]:
         fields = {**fields, "format": self.response_format}
@@ -329,11 +353,16 @@ class IhuyiClient:
         try:
             if response.status_code != 200:
                 raise HuyiTransportError(None, detail=f"{method}: HTTP {response.status_code} from {self.api_url}")
+            # Read through urllib3 (not response.content) to cap the size, so its exceptions
+            # come through unwrapped by requests: they are transport failures all the same.
             body = response.raw.read(_MAX_REPLY_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
             raise HuyiTransportError(None, detail=f"{method}: {exc.__class__.__name__}: {_safe_reason(exc)}") from None
-        except OSError as exc:
-            raise HuyiTransportError(None, detail=f"{method}: reply cut short ({exc.__class__.__name__})") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            # The headers came, then the body stalled: for the caller the same as no answer.
+            raise HuyiTransportError(None, detail=f"{method}: no answer within {self.timeout}s") from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            raise HuyiTransportError(None, detail=f"{method}: {_read_failure(exc)}") from None
         finally:
             response.close()
         if len(body) > _MAX_REPLY_BYTES:
@@ -347,6 +376,15 @@ class IhuyiClient:
         if code != ACCEPTED:
             raise error_for_code(code, reply["msg"])
         return reply
+
+
+def _read_failure(exc: BaseException) -> str:
+    """What went wrong while reading a reply's body, in words (no URL, no body)."""
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return "reply could not be decoded (its Content-Encoding is broken)"
+    if isinstance(exc, (urllib3.exceptions.ProtocolError, http.client.IncompleteRead, OSError)):
+        return f"reply cut short: the connection ended before the whole body came ({exc.__class__.__name__})"
+    return f"reply unreadable ({exc.__class__.__name__})"
 
 
 def _safe_reason(exc: Exception) -> str:

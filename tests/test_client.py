@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
+import sys
+import threading
 
 import pytest
 
@@ -139,3 +142,104 @@ def test_constructor_refuses_unknown_product_and_modes():
         IhuyiClient("a", "b", product="fax")
     with pytest.raises(ValueError):
         IhuyiClient("a", "b", sign_mode="sha1")
+
+
+# -- a reply whose body goes wrong after the headers -------------------------------------------
+
+
+@pytest.fixture
+def raw_provider():
+    """A loopback socket server that answers each request with the raw bytes a test sets.
+
+    ``http.server`` always writes a well-formed reply; this one can stall mid-body, promise more
+    bytes than it sends, or send garbage as gzip.
+    """
+    state = {"reply": b"", "stall": False}
+    release = threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.1)
+
+    def serve():
+        while not release.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(state["reply"])
+                    if state["stall"]:
+                        release.wait(5)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.getsockname()[1]}/webservice/sms.php"
+    yield state
+    release.set()
+    thread.join(2)
+    server.close()
+
+
+def _head(length: int, *extra: str) -> bytes:
+    lines = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {length}", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def test_a_body_that_stalls_after_the_headers_is_a_timeout(raw_provider):
+    raw_provider["reply"] = _head(50) + b'{"code":'
+    raw_provider["stall"] = True
+    client = IhuyiClient("C1", SECRET, raw_provider["url"], timeout=0.3)
+    with pytest.raises(HuyiTransportError, match=r"Submit: no answer within 0.3s") as caught:
+        client.submit("13800138000", "hello")
+    assert caught.value.code is None
+
+
+def test_a_body_shorter_than_its_content_length_is_a_transport_error(raw_provider):
+    raw_provider["reply"] = _head(500) + b'{"code":2'
+    with pytest.raises(HuyiTransportError, match="cut short") as caught:
+        IhuyiClient("C1", SECRET, raw_provider["url"], timeout=2).submit("13800138000", "hello")
+    assert not isinstance(caught.value, HuyiResponseError)  # the network failed, not the provider's format
+
+
+def test_a_broken_gzip_body_is_a_transport_error(raw_provider):
+    raw_provider["reply"] = _head(10, "Content-Encoding: gzip") + b"0123456789"
+    with pytest.raises(HuyiTransportError, match="could not be decoded"):
+        IhuyiClient("C1", SECRET, raw_provider["url"], timeout=2).get_num()
+
+
+# -- the key in error reports ------------------------------------------------------------------
+
+
+def _error_report(client: IhuyiClient, call: str) -> tuple[str, str]:
+    """Call the provider and render the error as Django does; only the client is in this frame's locals."""
+    from django.views.debug import ExceptionReporter
+
+    try:
+        if call == "submit":
+            client.submit("13800138000", "hello")
+        else:
+            client.add_template("您的验证码是【变量】")
+    except HuyiConfigurationError:
+        reporter = ExceptionReporter(None, *sys.exc_info())
+        return reporter.get_traceback_html(), reporter.get_traceback_text()
+    raise AssertionError("405 did not raise")
+
+
+@pytest.mark.parametrize("sign_mode", ["plain", "dynamic"])
+@pytest.mark.parametrize("call", ["submit", "add_template"])
+def test_the_key_is_not_in_a_technical_500_page(fake_provider, sign_mode, call):
+    """Django's debug page and AdminEmailHandler(include_html=True) print every frame's locals."""
+    fake_provider.answer_json(code=405, msg="API ID 或 API KEY 不正确", smsid="0")
+    html, text = _error_report(client_for(fake_provider, sign_mode=sign_mode), call)
+    assert "fields" in html and "password" in html  # the frames and their locals are there…
+    for report in (html, text):
+        assert SECRET not in report  # …but not the key,
+        assert hashlib.md5(SECRET.encode()).hexdigest() not in report  # nor AddTemplate's md5(key).
+    if sign_mode == "plain":  # The key still went out as the password, unchanged.
+        assert fake_provider.requests[-1].form["password"] == SECRET
