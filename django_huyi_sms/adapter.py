@@ -25,12 +25,28 @@ class HuyiAdapter:
         return normalize_mobile(mobile)
 
     def pre_send_check(self, request: HttpRequest | None, mobile: str, purpose: str) -> None:
-        """Runs before any code is sent; raise an ``OtpError`` (e.g. ``ChallengeFailed``) to refuse.
+        """Runs before any code is sent; raise ``exceptions.ChallengeFailed`` to refuse.
 
         The provider's anti-abuse advice is to put a graphic captcha (or an
         equivalent challenge) in front of "send code": check it here. The
         default accepts every request; per-number limits still apply.
         """
+
+    def can_receive_code(self, mobile: str, purpose: str) -> bool:
+        """Whether ``mobile`` gets a code for ``purpose`` from the sign-in and reset flows.
+
+        Those flows answer alike either way (``otp.request_code_for_account``), so
+        saying no here reveals nothing. By default a ``login`` code goes to a number
+        with an active account (or to any number with ``OTP["CREATE_USER_ON_LOGIN"]``),
+        a ``password_reset`` code to a number with an active account, any other
+        purpose to any number.
+        """
+        if purpose not in ("login", "password_reset"):
+            return True
+        if purpose == "login" and huyi_settings.OTP.get("CREATE_USER_ON_LOGIN"):
+            return True
+        user = self.get_user_by_mobile(mobile)
+        return user is not None and getattr(user, "is_active", True)
 
     def code_message(self, code: str, purpose: str) -> str:
         """The text of the SMS that carries ``code``: ``OTP["TEMPLATE"]`` by default."""
@@ -49,6 +65,15 @@ class HuyiAdapter:
 
         link = UserMobile.objects.select_related("user").filter(mobile=mobile).first()
         return link.user if link else None
+
+    def get_user_mobile(self, user: AbstractBaseUser) -> str | None:
+        """``user``'s verified number, or ``None``."""
+        field = huyi_settings.USER_MOBILE_FIELD
+        if field:
+            return getattr(user, field, None) or None
+        from .models import UserMobile
+
+        return UserMobile.objects.filter(user=user).values_list("mobile", flat=True).first()
 
     def set_user_mobile(self, user: AbstractBaseUser, mobile: str) -> None:
         """Record ``mobile`` as ``user``'s verified number (a number belongs to one user at most)."""

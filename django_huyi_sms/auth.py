@@ -16,7 +16,10 @@ from django.http import HttpRequest
 from . import otp
 from .adapter import get_adapter
 from .conf import huyi_settings
-from .exceptions import OtpError
+from .exceptions import InvalidCode, OtpError
+
+#: The dotted path Django's ``login()`` records for users this backend signed in.
+BACKEND_PATH = "django_huyi_sms.auth.SmsCodeBackend"
 
 
 class SmsCodeBackend(ModelBackend):
@@ -32,13 +35,23 @@ class SmsCodeBackend(ModelBackend):
         if mobile is None or code is None:
             return None  # not ours: a username/password attempt
         try:
-            record = otp.verify_code(mobile, code, purpose="login")
+            return self.user_for_code(mobile, code)
         except OtpError:
             return None
+
+    def user_for_code(self, mobile: str, code: str) -> AbstractBaseUser:
+        """The user that ``mobile``'s login ``code`` signs in, the code used up.
+
+        Raises the ``OtpError`` that says what was wrong (``InvalidCode``,
+        ``CodeExpired``, ``TooManyAttempts``); a number with no active account
+        raises ``InvalidCode`` too, so the answer does not tell accounts apart.
+        """
+        record = otp.verify_code(mobile, code, purpose="login")
         adapter = get_adapter()
         user = adapter.get_user_by_mobile(record.mobile)
         if user is None and huyi_settings.OTP.get("CREATE_USER_ON_LOGIN"):
             user = adapter.create_user_for_mobile(record.mobile)
         if user is None or not self.user_can_authenticate(user):
-            return None
+            raise InvalidCode()
+        user.backend = BACKEND_PATH
         return user

@@ -49,6 +49,16 @@ DEFAULTS: dict[str, Any] = {
         "TEMPLATE": "您的验证码是：{code}。请不要把验证码泄露给其他人。",
         # SmsCodeBackend: sign up a number that has no account on its first login.
         "CREATE_USER_ON_LOGIN": False,
+        # Sign-in and password-reset code requests take at least this long (seconds), whether
+        # or not the number has an account, so the answer's timing does not tell either.
+        "UNIFORM_RESPONSE_SECONDS": 1.0,
+    },
+    # Per-IP limits (django-ratelimit rates, "N/s|m|h|d") on the code views and API; None: no limit.
+    # They count in the cache named by Django's RATELIMIT_USE_CACHE ("default"): use a shared
+    # cache such as Redis in production, or every process counts on its own.
+    "RATELIMITS": {
+        "REQUEST_CODE": "10/h",
+        "VERIFY_CODE": "30/h",
     },
     "USER_MOBILE_FIELD": None,
     "ADAPTER": "django_huyi_sms.adapter.HuyiAdapter",
@@ -96,7 +106,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Keys whose value is a dict merged over the default dict rather than replacing it.
-_NESTED = ("OTP", "SANDBOX")
+_NESTED = ("OTP", "SANDBOX", "RATELIMITS")
 # Keys whose value is a dotted path to import.
 _IMPORT_STRINGS = ("BACKEND", "ADAPTER")
 

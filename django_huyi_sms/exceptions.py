@@ -30,6 +30,9 @@ __all__ = [
     "TooManyAttempts",
     "ResendTooSoon",
     "DailyLimitReached",
+    "ChallengeFailed",
+    "RateLimited",
+    "NotSignedIn",
     "ResultCode",
     "RESULT_CODES",
     "ACCEPTED",
@@ -199,51 +202,88 @@ def error_for_code(code: int, msg: str | None = None, *, detail: str = "") -> Hu
     return entry.error(code, entry.zh if msg is None else msg, detail=detail)
 
 
+def gettext_noop(message: str) -> str:
+    """Marks ``message`` for ``makemessages`` without importing Django here."""
+    return message
+
+
+def _translated(message: str) -> str:
+    """``message`` in the active language, when Django is set up (it always is where codes are used)."""
+    try:
+        from django.utils.translation import gettext
+
+        return gettext(message)
+    except Exception:  # a script without Django settings: English it is
+        return message
+
+
 class OtpError(HuyiError):
     """A one-time code could not be issued or verified.
 
-    ``code`` is a stable machine-readable string (used by the JSON API).
+    ``code`` is a stable machine-readable string (the JSON API's ``code``);
+    ``str(error)`` is a sentence for the person, in the active language.
     """
 
     code = "otp_error"
-    default_message = "The code could not be verified."
+    default_message = gettext_noop("The code could not be verified.")
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or str(self.default_message))
+        super().__init__(message or _translated(self.default_message))
 
 
 class InvalidCode(OtpError):
     code = "invalid_code"
-    default_message = "The code is not correct."
+    default_message = gettext_noop("The code is not correct.")
 
 
 class CodeExpired(OtpError):
     code = "code_expired"
-    default_message = "The code has expired; ask for a new one."
+    default_message = gettext_noop("The code has expired; ask for a new one.")
 
 
 class TooManyAttempts(OtpError):
     code = "too_many_attempts"
-    default_message = "Too many wrong tries; ask for a new code."
+    default_message = gettext_noop("Too many wrong tries; ask for a new code.")
 
 
-class ResendTooSoon(OtpError):
-    """A code was sent to this number too recently; ``retry_after`` says how many seconds to wait."""
+class ChallengeFailed(OtpError):
+    """The adapter's ``pre_send_check`` refused the request (a captcha not solved, say)."""
 
-    code = "resend_too_soon"
-    default_message = "A code was sent moments ago; wait before asking again."
+    code = "challenge_failed"
+    default_message = gettext_noop("Please complete the verification before asking for a code.")
+
+
+class NotSignedIn(OtpError):
+    """Verifying a phone number needs a signed-in user."""
+
+    code = "not_authenticated"
+    default_message = gettext_noop("Sign in to verify a phone number.")
+
+
+class _RetryLater(OtpError):
+    """Refused for now; ``retry_after`` says how many seconds to wait."""
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
-        self.retry_after = retry_after
+        self.retry_after = max(1, int(retry_after))
         super().__init__(message)
 
 
-class DailyLimitReached(OtpError):
+class ResendTooSoon(_RetryLater):
+    """A code was sent to this number too recently."""
+
+    code = "resend_too_soon"
+    default_message = gettext_noop("A code was sent moments ago; wait before asking again.")
+
+
+class DailyLimitReached(_RetryLater):
     """The number has had as many codes today as ``OTP["DAILY_LIMIT"]`` allows."""
 
     code = "daily_limit"
-    default_message = "Too many codes for this number today."
+    default_message = gettext_noop("Too many codes for this number today.")
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        self.retry_after = retry_after
-        super().__init__(message)
+
+class RateLimited(_RetryLater):
+    """Too many requests from one address (``RATELIMITS``); the per-number limits are separate."""
+
+    code = "rate_limited"
+    default_message = gettext_noop("Too many requests from your network; try again later.")

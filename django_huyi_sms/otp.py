@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime, time, timedelta
+import time
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -26,11 +28,19 @@ from . import signals
 from .adapter import get_adapter
 from .client import mask_mobile
 from .conf import huyi_settings
-from .exceptions import CodeExpired, DailyLimitReached, HuyiApiError, InvalidCode, ResendTooSoon, TooManyAttempts
+from .exceptions import (
+    CodeExpired,
+    DailyLimitReached,
+    HuyiApiError,
+    HuyiRecipientError,
+    InvalidCode,
+    ResendTooSoon,
+    TooManyAttempts,
+)
 from .models import OtpRecord, OtpThrottle
 from .sending import send_sms
 
-__all__ = ["PURPOSES", "request_code", "verify_code"]
+__all__ = ["PURPOSES", "request_code", "request_code_for_account", "verify_code"]
 
 logger = logging.getLogger("django_huyi_sms.otp")
 
@@ -82,6 +92,45 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     for a malformed number and the send's ``HuyiApiError`` when the provider
     refuses (the attempt then does not count against the limits).
     """
+    record = _issue(mobile, purpose, request, send=True)
+    assert record is not None
+    return record
+
+
+def request_code_for_account(
+    mobile: str, *, purpose: str = "login", request: HttpRequest | None = None
+) -> OtpRecord | None:
+    """Like :func:`request_code`, but send only if the adapter's ``can_receive_code`` agrees.
+
+    For sign-in and password reset, where the answer must not tell whether a
+    number has an account: the checks and limits apply and count the same
+    either way, the call takes at least ``OTP["UNIFORM_RESPONSE_SECONDS"]``
+    either way, and only a number that may receive a code gets one. Returns
+    the record, or ``None`` when nothing was sent. Raises as ``request_code``.
+    """
+    started = time.monotonic()
+    purpose = _check_purpose(purpose)
+    adapter = get_adapter()
+    normalized = adapter.normalize_mobile(mobile)
+    try:
+        record = _issue(normalized, purpose, request, send=adapter.can_receive_code(normalized, purpose))
+    except HuyiRecipientError as error:
+        # The provider refused this number (4030 blacklisted): saying so would tell that
+        # it has an account, since a number without one never reaches the provider.
+        logger.warning("code for %s to %s refused by the provider: %s", purpose, mask_mobile(normalized), error)
+        record = None
+    remaining = float(huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] or 0) - (time.monotonic() - started)
+    if remaining > 0:
+        _sleep(remaining)
+    return record
+
+
+# Module-level so that tests can see the padding without waiting for it.
+_sleep = time.sleep
+
+
+def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool) -> OtpRecord | None:
+    """Check and count the request, then (if ``send``) record and send a new code."""
     purpose = _check_purpose(purpose)
     adapter = get_adapter()
     mobile = adapter.normalize_mobile(mobile)
@@ -98,11 +147,15 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
             raise ResendTooSoon(max(1, int(wait.total_seconds() + 0.999)))
         sent_today = throttle.sent_today if throttle.day == today else 0
         if sent_today >= int(config["DAILY_LIMIT"]):
-            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time_of_day.min))
             raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
         previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
         throttle.last_sent_at, throttle.day, throttle.sent_today = now, today, sent_today + 1
         throttle.save(update_fields=["last_sent_at", "day", "sent_today"])
+        if not send:
+            # Counted like a real request, so that the limits answer alike for every number.
+            logger.info("code for %s not sent to %s: the adapter refused it", purpose, mask_mobile(mobile))
+            return None
         OtpRecord.objects.filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE).update(
             status=OtpRecord.Status.SUPERSEDED
         )

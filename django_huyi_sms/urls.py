@@ -2,12 +2,23 @@
 
 from django.urls import path
 
+from . import api, views
 from .pushes.views import ReceiptPushView, ReplyPushView, TemplatePushView
 
 app_name = "huyi_sms"
 
 urlpatterns = [
+    # Provider pushes (the vendor console points here, with ?token=…).
     path("push/receipt/", ReceiptPushView.as_view(), name="receipt_push"),
     path("push/reply/", ReplyPushView.as_view(), name="reply_push"),
     path("push/template/", TemplatePushView.as_view(), name="template_push"),
+    # The JSON API for apps and mini-programs.
+    path("api/otp/", api.OtpRequestView.as_view(), name="otp_request"),
+    path("api/otp/verify/", api.OtpVerifyView.as_view(), name="otp_verify"),
+    # Pages.
+    path("login/", views.CodeLoginView.as_view(), name="login"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/confirm/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("password-reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("verify-phone/", views.VerifyPhoneView.as_view(), name="verify_phone"),
 ]

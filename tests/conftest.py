@@ -23,6 +23,15 @@ def _empty_outbox() -> Iterator[None]:
     django_huyi_sms.outbox = []
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """The per-IP limits count in the cache: each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def postgres_only() -> None:
     if connection.vendor != "postgresql":

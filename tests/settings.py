@@ -20,8 +20,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_huyi_sms",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "django_huyi_sms.auth.SmsCodeBackend",
+]
+LOGIN_REDIRECT_URL = "/"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -79,4 +86,6 @@ HUYI_SMS = {
     "API_KEY": "sandbox-api-key",
     "BACKEND": "django_huyi_sms.backends.locmem.LocmemBackend",
     "CALLBACK_TOKEN": "test-callback-token",
+    # Tests that look at the padding set it; the rest should not wait for it.
+    "OTP": {"UNIFORM_RESPONSE_SECONDS": 0},
 }

@@ -1,0 +1,129 @@
+"""The JSON API for apps and mini-programs: ask for a code, then verify it (sign in, reset, verify a phone).
+
+``POST api/otp/`` ``{mobile, purpose}`` and ``POST api/otp/verify/``
+``{mobile, code, purpose[, new_password]}``. Errors are JSON with a stable
+machine ``code`` (``problems.py``): 400 for bad input or a wrong code, 401
+where a signed-in user is needed, 429 with ``Retry-After`` for limits, 503
+when the SMS cannot be sent now. Thin: everything happens in ``flows``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import flows
+from .conf import huyi_settings
+from .exceptions import HuyiError
+from .problems import describe
+
+__all__ = ["RequestCodeSerializer", "VerifyCodeSerializer", "OtpRequestView", "OtpVerifyView"]
+
+
+class RequestCodeSerializer(serializers.Serializer):
+    mobile = serializers.CharField(max_length=32)
+    purpose = serializers.ChoiceField(choices=flows.FLOW_PURPOSES, default=flows.LOGIN)
+
+
+class VerifyCodeSerializer(RequestCodeSerializer):
+    code = serializers.CharField(max_length=16)
+    new_password = serializers.CharField(required=False, write_only=True, trim_whitespace=False, max_length=4096)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["purpose"] == flows.PASSWORD_RESET:
+            password = attrs.get("new_password")
+            if not password:
+                raise serializers.ValidationError({"new_password": gettext("This field is required.")})
+            try:
+                # Before the code is checked, so a weak password does not use the code up.
+                password_validation.validate_password(password)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"new_password": list(error.messages)}) from None
+        return attrs
+
+
+class OtpApiView(APIView):
+    """Shared error handling: every failure is ``{"code": …, "detail": …}``."""
+
+    permission_classes = [AllowAny]
+    # The limits that matter are ours (per number in otp.py, per IP in ratelimits.py).
+    throttle_classes: list = []
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, HuyiError):
+            problem = describe(exc)
+            headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+            return Response(problem.as_json(), status=problem.status, headers=headers)
+        if isinstance(exc, exceptions.ValidationError):
+            return Response(
+                {"code": "invalid", "detail": gettext("Some fields are missing or not valid."), "fields": exc.detail},
+                status=400,
+            )
+        if isinstance(exc, exceptions.APIException):
+            response = super().handle_exception(exc)
+            code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
+            response.data = {"code": code, "detail": str(exc.detail)}
+            return response
+        return super().handle_exception(exc)
+
+    def valid_data(self, serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class OtpRequestView(OtpApiView):
+    """Send a code. Answers the same whether or not a sign-in or reset number has an account."""
+
+    def post(self, request: Request) -> Response:
+        data = self.valid_data(RequestCodeSerializer, request)
+        flows.send_code(request, data["mobile"], data["purpose"])
+        return Response(
+            {
+                "detail": gettext("If this number can receive one, a code is on its way."),
+                "resend_after": int(huyi_settings.OTP["RESEND_INTERVAL"]),
+                "expires_in": int(huyi_settings.OTP["TTL"]),
+            }
+        )
+
+
+class OtpVerifyView(OtpApiView):
+    """Check a code and do what its purpose is for: sign in, set a new password, or verify a phone."""
+
+    def post(self, request: Request) -> Response:
+        data = self.valid_data(VerifyCodeSerializer, request)
+        purpose = data["purpose"]
+        if purpose == flows.LOGIN:
+            user = flows.sign_in(request, data["mobile"], data["code"])
+            body: dict[str, Any] = {
+                "detail": gettext("Signed in."),
+                "user": {"id": user.pk, "username": user.get_username()},
+            }
+            token = _token_for(user)
+            if token is not None:
+                body["token"] = token
+            return Response(body)
+        if purpose == flows.PASSWORD_RESET:
+            flows.reset_password(request, data["mobile"], data["code"], data["new_password"])
+            return Response({"detail": gettext("Your password has been set.")})
+        mobile = flows.verify_phone(request, data["mobile"], data["code"])
+        return Response({"detail": gettext("Your mobile number is verified."), "mobile": mobile})
+
+
+def _token_for(user: Any) -> str | None:
+    """A DRF auth token for ``user`` when ``rest_framework.authtoken`` is installed (apps keep it)."""
+    if not apps.is_installed("rest_framework.authtoken"):
+        return None
+    from rest_framework.authtoken.models import Token
+
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key

@@ -1,0 +1,107 @@
+"""What a person does with codes: ask for one, sign in, reset a password, verify a phone.
+
+The forms, views and JSON API all call these, so the rules are the same
+whichever door a request comes through: the per-IP limits (``ratelimits``)
+first, then ``otp.py``'s per-number limits and checks. Sign-in and password
+reset never tell whether a number has an account (``otp.request_code_for_account``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import login
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest
+
+from . import otp
+from .adapter import get_adapter
+from .auth import BACKEND_PATH, SmsCodeBackend
+from .client import mask_mobile
+from .exceptions import InvalidCode, NotSignedIn, OtpError
+from .models import OtpRecord
+from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
+
+__all__ = ["LOGIN", "PASSWORD_RESET", "VERIFY_PHONE", "FLOW_PURPOSES", "send_code", "authenticate_code", "sign_in",
+           "reset_password", "verify_phone"]
+
+logger = logging.getLogger("django_huyi_sms.flows")
+
+LOGIN = "login"
+PASSWORD_RESET = "password_reset"
+VERIFY_PHONE = "verify_phone"
+#: The purposes a code can be asked for through the views and the API.
+FLOW_PURPOSES = (LOGIN, PASSWORD_RESET, VERIFY_PHONE)
+
+
+def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord | None:
+    """Ask for a ``purpose`` code to ``mobile``: what every "send code" button does.
+
+    Returns the record, or ``None`` when a sign-in or reset code was not sent
+    because the number has no account (the caller answers alike either way).
+    Raises ``RateLimited``, ``ResendTooSoon``, ``DailyLimitReached``,
+    ``ChallengeFailed``, ``HuyiRecipientError`` (a malformed number), the
+    provider's ``HuyiApiError``, and ``ValueError`` for an unknown purpose.
+    """
+    if purpose not in FLOW_PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(FLOW_PURPOSES)}")
+    if purpose == VERIFY_PHONE and not request.user.is_authenticated:
+        raise NotSignedIn()
+    check_rate(request, REQUEST_CODE)
+    if purpose == VERIFY_PHONE:
+        return otp.request_code(mobile, purpose=purpose, request=request)
+    return otp.request_code_for_account(mobile, purpose=purpose, request=request)
+
+
+def authenticate_code(request: HttpRequest, mobile: str, code: str) -> AbstractBaseUser:
+    """The user a login code signs in (not signed in yet: ``LoginView`` or :func:`sign_in` does that).
+
+    Raises ``RateLimited`` and the ``OtpError`` that says what was wrong with the code.
+    """
+    check_rate(request, VERIFY_CODE)
+    try:
+        return SmsCodeBackend().user_for_code(mobile, code)
+    except OtpError:
+        # As django.contrib.auth.authenticate() does, so login-failure watchers see these too.
+        user_login_failed.send(sender=__name__, credentials={"mobile": mask_mobile(str(mobile))}, request=request)
+        raise
+
+
+def sign_in(request: HttpRequest, mobile: str, code: str) -> AbstractBaseUser:
+    """Check a login code and sign its user in to ``request``'s session."""
+    user = authenticate_code(request, mobile, code)
+    login(request, user, backend=BACKEND_PATH)
+    return user
+
+
+def reset_password(request: HttpRequest, mobile: str, code: str, new_password: str) -> AbstractBaseUser:
+    """Set the password of ``mobile``'s account, given its ``password_reset`` code.
+
+    The caller has validated ``new_password`` (Django's password validators).
+    Raises ``RateLimited`` and the code's ``OtpError``.
+    """
+    check_rate(request, VERIFY_CODE)
+    record = otp.verify_code(mobile, code, purpose=PASSWORD_RESET)
+    user = get_adapter().get_user_by_mobile(record.mobile)
+    if user is None or not getattr(user, "is_active", True):
+        # Only numbers with an account get a reset code, but an account can go in between.
+        raise InvalidCode()
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    logger.info("password reset by SMS code for %s", mask_mobile(record.mobile))
+    return user
+
+
+def verify_phone(request: HttpRequest, mobile: str, code: str) -> str:
+    """Record ``mobile`` as the signed-in user's verified number, given its ``verify_phone`` code.
+
+    Returns the number as stored. Raises ``NotSignedIn``, ``RateLimited`` and the code's ``OtpError``.
+    """
+    if not request.user.is_authenticated:
+        raise NotSignedIn()
+    check_rate(request, VERIFY_CODE)
+    record = otp.verify_code(mobile, code, purpose=VERIFY_PHONE)
+    get_adapter().set_user_mobile(request.user, record.mobile)
+    logger.info("user %s verified %s", request.user.pk, mask_mobile(record.mobile))
+    return record.mobile

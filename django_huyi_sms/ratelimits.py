@@ -1,0 +1,35 @@
+"""Per-IP limits on the code views and API, counted by django-ratelimit.
+
+The per-number limits (``RESEND_INTERVAL``, ``DAILY_LIMIT``) live in ``otp.py``
+and hold in the database; these stop one address from walking through many
+numbers (SMS bombing) or many codes (guessing). Rates come from
+``HUYI_SMS["RATELIMITS"]``; django-ratelimit counts in the cache named by
+Django's ``RATELIMIT_USE_CACHE`` and reads the address from ``REMOTE_ADDR``
+(behind a proxy, set ``RATELIMIT_IP_META_KEY``, see docs/otp.md).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+
+from .conf import huyi_settings
+from .exceptions import RateLimited
+
+__all__ = ["REQUEST_CODE", "VERIFY_CODE", "check_rate"]
+
+REQUEST_CODE = "REQUEST_CODE"
+VERIFY_CODE = "VERIFY_CODE"
+
+
+def check_rate(request: HttpRequest, action: str) -> None:
+    """Count one ``action`` for the request's address; raise :class:`RateLimited` past its rate.
+
+    ``action`` is a key of ``RATELIMITS``; a rate of ``None`` turns the limit off.
+    """
+    rate = huyi_settings.RATELIMITS.get(action)
+    if not rate:
+        return
+    usage = get_usage(request, group=f"django_huyi_sms.{action.lower()}", key="ip", rate=rate, increment=True)
+    if usage is not None and usage["should_limit"]:
+        raise RateLimited(retry_after=usage["time_left"])

@@ -1,0 +1,170 @@
+"""Pages for the code flows: sign in with a code, reset a password, verify a phone.
+
+Thin: the forms call ``flows``. Every page works without JavaScript (the
+"send code" button is a submit button of the same form); with it, the button
+counts down until another code may be asked for. Templates extend
+``django_huyi_sms/base.html``, which a site overrides to put them in its layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+
+from . import flows
+from .adapter import get_adapter
+from .client import mask_mobile
+from .conf import huyi_settings
+from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
+
+__all__ = [
+    "CodeLoginView",
+    "PasswordResetView",
+    "PasswordResetConfirmView",
+    "PasswordResetCompleteView",
+    "VerifyPhoneView",
+]
+
+#: The name of the "send code" submit button in every form of these pages.
+SEND_CODE = "send_code"
+#: Where the reset flow remembers the number between its two pages.
+RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
+
+_protected = [
+    sensitive_post_parameters("code", "new_password1", "new_password2"),
+    csrf_protect,
+    never_cache,
+]
+
+
+class SendCodeMixin:
+    """A page whose form has a "send code" button beside its own submit button."""
+
+    purpose: str = flows.LOGIN
+    request: HttpRequest
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if SEND_CODE in request.POST:
+            return self.send_code()
+        return super().post(request, *args, **kwargs)  # type: ignore[misc]
+
+    def mobile_to_send_to(self) -> Any:
+        return self.request.POST.get("mobile", "")
+
+    def send_code(self) -> HttpResponse:
+        send_form = RequestCodeForm(self.request, data={"mobile": self.mobile_to_send_to()}, purpose=self.purpose)
+        sent = send_form.send_code()
+        form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
+        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent)  # type: ignore[attr-defined]
+        context["resend_in"] = int(huyi_settings.OTP["RESEND_INTERVAL"]) if sent else send_form.retry_after
+        return self.render_to_response(context)  # type: ignore[attr-defined]
+
+    def unbound_form(self, initial: dict[str, Any]) -> Any:
+        """The page's own form, empty but for ``initial``, shown again after a code was asked for."""
+        return self.get_form_class()(self.request, initial=initial)  # type: ignore[attr-defined]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context.setdefault("send_code_name", SEND_CODE)
+        context.setdefault("code_ttl_minutes", max(1, int(huyi_settings.OTP["TTL"]) // 60))
+        return context
+
+
+@method_decorator(_protected, name="dispatch")
+class CodeLoginView(SendCodeMixin, LoginView):
+    """Sign in with a mobile number and an SMS code (``next`` is honoured as by Django's LoginView)."""
+
+    template_name = "django_huyi_sms/login.html"
+    authentication_form = CodeLoginForm
+    purpose = flows.LOGIN
+
+
+@method_decorator(_protected, name="dispatch")
+class PasswordResetView(FormView):
+    """Step 1: the number. A code goes to it only if it has an account; the answer is the same."""
+
+    template_name = "django_huyi_sms/password_reset_form.html"
+    form_class = RequestCodeForm
+    success_url = reverse_lazy("huyi_sms:password_reset_confirm")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request, "purpose": flows.PASSWORD_RESET}
+
+    def form_valid(self, form: RequestCodeForm) -> HttpResponse:
+        if not form.send_code():
+            return self.form_invalid(form)
+        self.request.session[RESET_MOBILE_SESSION_KEY] = form.cleaned_data["mobile"]
+        return super().form_valid(form)
+
+
+@method_decorator(_protected, name="dispatch")
+class PasswordResetConfirmView(SendCodeMixin, FormView):
+    """Step 2: the code and a new password (or another code, with the countdown)."""
+
+    template_name = "django_huyi_sms/password_reset_confirm.html"
+    form_class = SetPasswordWithCodeForm
+    success_url = reverse_lazy("huyi_sms:password_reset_complete")
+    purpose = flows.PASSWORD_RESET
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.mobile = request.session.get(RESET_MOBILE_SESSION_KEY)
+        if not self.mobile:
+            return redirect("huyi_sms:password_reset")
+        return super().dispatch(request, *args, **kwargs)
+
+    def mobile_to_send_to(self) -> Any:
+        return self.mobile
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request, "mobile": self.mobile}
+
+    def unbound_form(self, initial: dict[str, Any]) -> SetPasswordWithCodeForm:
+        return SetPasswordWithCodeForm(self.request, mobile=self.mobile)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "masked_mobile": mask_mobile(self.mobile)}
+
+    def form_valid(self, form: SetPasswordWithCodeForm) -> HttpResponse:
+        self.request.session.pop(RESET_MOBILE_SESSION_KEY, None)
+        return super().form_valid(form)
+
+
+class PasswordResetCompleteView(TemplateView):
+    """Step 3: done; sign in with the new password."""
+
+    template_name = "django_huyi_sms/password_reset_complete.html"
+
+
+@method_decorator(_protected, name="dispatch")
+class VerifyPhoneView(LoginRequiredMixin, SendCodeMixin, FormView):
+    """A signed-in user adds or changes their verified mobile number."""
+
+    template_name = "django_huyi_sms/verify_phone.html"
+    form_class = VerifyPhoneForm
+    purpose = flows.VERIFY_PHONE
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        current = get_adapter().get_user_mobile(self.request.user)
+        return {**super().get_context_data(**kwargs), "current_mobile": current}
+
+    def form_valid(self, form: VerifyPhoneForm) -> HttpResponse:
+        messages.success(
+            self.request,
+            _("Your mobile number %(mobile)s is verified.") % {"mobile": mask_mobile(form.cleaned_data["mobile"])},
+        )
+        return HttpResponseRedirect(reverse("huyi_sms:verify_phone"))

@@ -1,0 +1,101 @@
+"""What stops SMS bombing and guessing before the provider has to: per-IP limits, the
+pre-send check (a captcha), and codes that never reach a log."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from django_huyi_sms.adapter import HuyiAdapter
+from django_huyi_sms.exceptions import ChallengeFailed
+from django_huyi_sms.models import OtpRecord, SmsLog
+
+from .flow_helpers import MOBILE, last_code, make_user, sms_count
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("huyi_sms:login")
+REQUEST = reverse("huyi_sms:otp_request")
+VERIFY = reverse("huyi_sms:otp_verify")
+
+BASE = {"BACKEND": "django_huyi_sms.backends.locmem.LocmemBackend", "OTP": {"UNIFORM_RESPONSE_SECONDS": 0}}
+
+
+def numbers(count: int) -> list[str]:
+    return [f"1380013{index:04d}" for index in range(count)]
+
+
+@override_settings(HUYI_SMS={**BASE, "RATELIMITS": {"REQUEST_CODE": "3/h"}})
+def test_one_address_cannot_walk_through_many_numbers():
+    api = APIClient(REMOTE_ADDR="203.0.113.7")
+    # verify_phone sends to any number (no account needed), so every request would send.
+    api.force_authenticate(make_user("bob", mobile=None))
+    answers = [api.post(REQUEST, {"mobile": mobile, "purpose": "verify_phone"}) for mobile in numbers(5)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert answers[-1].json()["code"] == "rate_limited"
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert SmsLog.objects.count() == 3
+    # Another address has its own count.
+    other = APIClient(REMOTE_ADDR="203.0.113.8")
+    other.force_authenticate(make_user("carol", mobile=None))
+    assert other.post(REQUEST, {"mobile": numbers(6)[5], "purpose": "verify_phone"}).status_code == 200
+
+
+@override_settings(HUYI_SMS={**BASE, "RATELIMITS": {"VERIFY_CODE": "4/h"}})
+def test_guessing_across_numbers_is_cut_off_per_address(client):
+    for index, mobile in enumerate(numbers(3)):
+        make_user(f"user{index}", mobile=mobile)
+    answers = [client.post(LOGIN, {"mobile": mobile, "code": "000000"}) for mobile in numbers(3) * 2]
+    errors = [answer.context["form"].errors["code"][0] for answer in answers]
+    assert errors[:4] == ["The code is not correct."] * 4
+    assert errors[4:] == ["Too many requests from your network; try again later."] * 2
+
+
+@override_settings(HUYI_SMS={**BASE, "RATELIMITS": {"REQUEST_CODE": None, "VERIFY_CODE": None}})
+def test_a_rate_of_none_turns_a_limit_off():
+    api = APIClient()
+    for index, mobile in enumerate(numbers(12)):
+        make_user(f"user{index}", mobile=mobile)
+        assert api.post(REQUEST, {"mobile": mobile}).status_code == 200
+    assert SmsLog.objects.count() == 12
+
+
+class CaptchaAdapter(HuyiAdapter):
+    """Stands in for a site's captcha: the request must carry the right answer."""
+
+    def pre_send_check(self, request, mobile, purpose):
+        if request is None or request.POST.get("captcha") != "42":
+            raise ChallengeFailed()
+
+
+@override_settings(HUYI_SMS={**BASE, "ADAPTER": "tests.test_otp_limits.CaptchaAdapter"})
+def test_the_pre_send_check_stops_a_code_on_the_page_and_in_the_api(client):
+    make_user()
+    response = client.post(LOGIN, {"mobile": MOBILE, "send_code": "1"})
+    assert "Please complete the verification" in response.content.decode()
+    answer = APIClient().post(REQUEST, {"mobile": MOBILE})
+    assert answer.status_code == 400 and answer.json()["code"] == "challenge_failed"
+    assert sms_count() == 0 and not OtpRecord.objects.exists()
+
+    APIClient().post(REQUEST, {"mobile": MOBILE, "captcha": "42"})
+    assert sms_count() == 1
+
+
+def test_no_code_and_no_api_key_in_any_log_line(client, caplog):
+    make_user()
+    caplog.set_level(logging.DEBUG)
+    client.post(LOGIN, {"mobile": MOBILE, "send_code": "1"})
+    code = last_code()
+    client.post(LOGIN, {"mobile": MOBILE, "code": "999999" if code != "999999" else "888888"})
+    client.post(LOGIN, {"mobile": MOBILE, "code": code})
+    APIClient().post(VERIFY, {"mobile": MOBILE, "code": code})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged  # the flows do log what happened ...
+    assert not re.search(rf"(?<!\d){code}(?!\d)", logged)  # ... but never the code (an smsid may contain it)
+    assert "sandbox-api-key" not in logged
+    assert MOBILE not in logged  # numbers are masked
