@@ -44,7 +44,7 @@ def render_dashboard(model_admin: ModelAdmin, request: HttpRequest) -> HttpRespo
         "day_rows": list(zip(labels, days)),
         "total_sent": total_sent,
         "overall_rate": (total_delivered / total_finished * 100) if total_finished else None,
-        "sends_chart": bar_chart(gettext("Sends per day"), sent),
+        "sends_chart": bar_chart(gettext("Sends per day"), sent, fmt=lambda v: f"{v:.0f}"),
         "rate_chart": line_chart(gettext("Delivery rate per day (%)"), rate, ceiling=100, fmt=lambda v: f"{v:.0f}%"),
         "median_chart": line_chart(
             gettext("Median time to delivery per day (seconds)"), median, fmt=lambda v: f"{v:.1f}s"
