@@ -4,6 +4,12 @@ The provider retries any push not answered with the body ``success`` (at most
 three times), so ``success`` is sent only after the write is committed, and any
 refusal is a short plain-text 4xx that writes nothing. A database outage
 answers 503, so the provider tries again later instead of the push being lost.
+
+A project's REST framework defaults are meant for its own API, not for the
+provider: the push views ignore the caller's ``Accept`` header (the provider's
+is undocumented, and a 406 would lose the push) and opt out of the project's
+throttling and versioning (a throttled receipt is a lost receipt: the provider
+gives up after three tries).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from django.db import DatabaseError, transaction
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -35,13 +43,46 @@ def _plain(text: str, status: int) -> HttpResponse:
     return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
 
 
+class PlainTextRenderer(BaseRenderer):
+    """What every push answer is: a word of plain text (the views build the response themselves)."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return str(data if data is not None else "").encode(self.charset)
+
+
+class IgnoreAcceptNegotiation(DefaultContentNegotiation):
+    """Pick the body's parser by ``Content-Type`` as usual, but never refuse for ``Accept``.
+
+    The provider's ``Accept`` header is not documented; whatever it sends, the
+    answer is ``success`` in plain text. (``?format=`` is ignored the same way.)
+    """
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class PushView(APIView):
-    """Base class: subclasses implement :meth:`handle_fields`."""
+    """Base class: subclasses implement :meth:`handle_fields`.
+
+    Every REST framework hook that a project's ``DEFAULT_*`` settings could turn
+    against the provider is set here (see the module docstring).
+    """
 
     authentication_classes: list = []
     permission_classes: list = []
+    throttle_classes: list = []
+    versioning_class = None
     parser_classes = [FormParser, JSONParser]
+    renderer_classes = [PlainTextRenderer]
+    content_negotiation_class = IgnoreAcceptNegotiation
     kind = "push"
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
