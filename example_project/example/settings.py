@@ -45,9 +45,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "django_huyi_sms",
+    # Before django_huyi_sms, so that its templates/django_huyi_sms/base.html puts the app's
+    # sign-in and reset pages in this site's layout.
     "example",
+    "django_huyi_sms",
 ]
+
+# Passwords as usual, and sign-in with a mobile number and an SMS code (sms/login/).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "django_huyi_sms.auth.SmsCodeBackend",
+]
+LOGIN_URL = "huyi_sms:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

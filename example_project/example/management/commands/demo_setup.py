@@ -10,8 +10,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
+from django_huyi_sms.adapter import get_adapter
+
 USERNAME = "admin"
 DEFAULT_PASSWORD = "admin-demo-123"
+# The superuser's verified number, so that it can sign in with an SMS code too.
+DEMO_MOBILE = "13800138000"
 
 
 class Command(BaseCommand):
@@ -33,12 +37,21 @@ class Command(BaseCommand):
             self.stdout.write(f"The superuser {USERNAME!r} already exists with a password of its own.")
             password_line = f"(yours; reset it with: manage.py changepassword {USERNAME})"
 
+        adapter = get_adapter()
+        user = users.get(username=USERNAME)
+        mobile = adapter.get_user_mobile(user)
+        if mobile is None and adapter.get_user_by_mobile(DEMO_MOBILE) is None:
+            adapter.set_user_mobile(user, DEMO_MOBILE)
+            mobile = DEMO_MOBILE
+
         site = settings.DEMO_SITE_URL
         self.stdout.write("")
         self.stdout.write(f"  Site:      {site}{reverse('home')}")
         self.stdout.write(f"  Admin:     {site}{reverse('admin:index')}")
         self.stdout.write(f"  Username:  {USERNAME}")
         self.stdout.write(f"  Password:  {password_line}")
+        if mobile:
+            self.stdout.write(f"  Mobile:    {mobile}  (sign in with an SMS code: {site}{reverse('huyi_sms:login')})")
         if settings.USE_SANDBOX:
             sandbox = f"{site}{reverse('huyi_sandbox:index')}"
             self.stdout.write(f"  Sandbox:   {sandbox}  (the phones: what each number received)")
