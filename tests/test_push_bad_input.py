@@ -138,3 +138,67 @@ def test_any_form_body_gets_success_or_a_4xx_never_a_500(client, name, fields):
 def test_any_bytes_get_a_4xx_or_success_never_a_500(client, name, body, content_type):
     response = client.generic("POST", f"/sms/push/{name.split('_')[0]}/?token={TOKEN}", data=body, content_type=content_type)
     assert 200 <= response.status_code < 500
+
+
+# -- characters the database cannot store ------------------------------------------------------
+
+GOOD_PUSHES = {
+    "receipt_push": receipt_fields("1"),
+    "reply_push": {"mobilephone": "13800138000", "content": "hi", "smsid": "1", "reply_time": "2026-11-25 10:00:00"},
+    "template_push": {"code": "2", "msg": "ok", "templateid": "5"},
+}
+
+
+@pytest.mark.parametrize("name", PUSHES)
+@pytest.mark.parametrize("where", ["extra value", "extra name", "name of a known field's twin"])
+def test_a_nul_in_a_field_we_do_not_read_is_400(client, name, where):
+    """PostgreSQL's jsonb refuses NUL: the raw copy of the push must not carry one to the database."""
+    fields = dict(GOOD_PUSHES[name])
+    if where == "extra value":
+        fields["x"] = "a\x00b"
+    elif where == "extra name":
+        fields["k\x00"] = "v"
+    else:
+        fields["code\x00"] = "2"
+    response = post_form(client, name, fields)
+    assert response.status_code == 400, response.content
+    assert b"NUL" in response.content
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("name", PUSHES)
+def test_a_nul_in_any_known_field_is_400(client, name):
+    for field in GOOD_PUSHES[name]:
+        fields = {**GOOD_PUSHES[name], field: GOOD_PUSHES[name][field][:1] + "\x00" + GOOD_PUSHES[name][field][1:]}
+        response = post_form(client, name, fields)
+        assert response.status_code == 400, (field, response.content)
+        assert b"NUL" in response.content, field
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("name", PUSHES)
+@pytest.mark.parametrize("body", [
+    b'{"x": "\\u0000"}',
+    b'{"\\u0000": "v"}',
+    b'{"x": "\\ud800"}',
+    b'{"\\udfff": "v"}',
+    b'{"msg": "\\ud83d"}',
+])
+def test_json_escapes_the_database_refuses_are_400(client, name, body):
+    import json
+
+    fields = {**GOOD_PUSHES[name], **json.loads(body)}
+    data = json.dumps(fields).encode()
+    response = client.generic("POST", f"/sms/push/{name.split('_')[0]}/?token={TOKEN}", data=data,
+                              content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("name", PUSHES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=3))
+def test_any_extra_fields_get_success_or_400_never_a_5xx(client, name, extra):
+    fields = {**extra, **GOOD_PUSHES[name]}
+    response = post_form(client, name, fields)
+    assert response.status_code in (200, 400), response.content

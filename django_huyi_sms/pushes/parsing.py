@@ -52,8 +52,7 @@ def _text(fields: Mapping[str, Any], name: str, *, required: bool = True, max_le
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise PushInvalid(f"{name} must be text")
     value = str(value).strip()
-    if "\x00" in value:
-        raise PushInvalid(f"{name} holds a NUL character")
+    _check_characters(value, name)
     if "\ufffd" in value:
         # What Django's form decoding leaves of bytes that were not UTF-8 (%FF and the like).
         raise PushInvalid(f"{name} is not valid UTF-8")
@@ -92,8 +91,36 @@ def _time(fields: Mapping[str, Any], name: str) -> datetime:
     return moment
 
 
+# A JSON body can carry "\ud800": a lone surrogate is no character, cannot be encoded as
+# UTF-8, and PostgreSQL refuses it in text and jsonb alike.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_characters(text: str, name: str) -> None:
+    """Refuse text the database cannot store: NUL (PostgreSQL refuses it in text and jsonb) and lone surrogates.
+
+    Refused here, as a 400, rather than by the database as an error the
+    provider would retry three times for nothing.
+    """
+    if "\x00" in text:
+        raise PushInvalid(f"{name} holds a NUL character")
+    if _SURROGATE.search(text):
+        raise PushInvalid(f"{name} is not valid UTF-8")
+
+
 def _raw(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {str(key)[:64]: str(value)[:MAX_REPLY_LENGTH] for key, value in fields.items()}
+    """Every field as given (names and values cut to size), kept beside the parsed event.
+
+    Fields we do not read are kept too, so they are checked like the others:
+    a NUL in any name or value makes the whole push garbage.
+    """
+    raw: dict[str, str] = {}
+    for key, value in fields.items():
+        name, text = str(key), str(value)
+        _check_characters(name, "a field name")
+        _check_characters(text, name[:64])
+        raw[name[:64]] = text[:MAX_REPLY_LENGTH]
+    return raw
 
 
 def parse_receipt(fields: Mapping[str, Any]) -> ReceiptEvent:
