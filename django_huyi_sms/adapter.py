@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .conf import huyi_settings
+from .exceptions import ChallengeFailed
 from .validation import normalize_mobile
 
 
@@ -24,13 +26,31 @@ class HuyiAdapter:
         """The number as stored and sent to. Raises ``HuyiRecipientError`` (403/406)."""
         return normalize_mobile(mobile)
 
+    def get_challenge_form(self, request: HttpRequest | None, data: Any = None) -> forms.Form | None:
+        """A form the person fills before asking for a code (a captcha), or ``None`` (the default).
+
+        The pages show it beside "send code" (unbound, so a fresh challenge each time);
+        the default :meth:`pre_send_check` binds it to the request's data and refuses the
+        code unless it is valid. With django-simple-captcha, return a form with a
+        ``CaptchaField`` (docs/otp.md shows the three lines).
+        """
+        return None
+
     def pre_send_check(self, request: HttpRequest | None, mobile: str, purpose: str) -> None:
         """Runs before any code is sent; raise ``exceptions.ChallengeFailed`` to refuse.
 
         The provider's anti-abuse advice is to put a graphic captcha (or an
-        equivalent challenge) in front of "send code": check it here. The
-        default accepts every request; per-number limits still apply.
+        equivalent challenge) in front of "send code". By default this checks the
+        form of :meth:`get_challenge_form`, if there is one, against the request's
+        data (form fields, or the JSON API's body); override it for any other check.
+        Per-number and per-IP limits apply either way.
         """
+        if request is None:
+            return
+        data = getattr(request, "data", None)
+        form = self.get_challenge_form(request, data if data is not None else request.POST)
+        if form is not None and not form.is_valid():
+            raise ChallengeFailed()
 
     def can_receive_code(self, mobile: str, purpose: str) -> bool:
         """Whether ``mobile`` gets a code for ``purpose`` from the sign-in and reset flows.

@@ -79,6 +79,7 @@ class SendCodeMixin:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         context.setdefault("send_code_name", SEND_CODE)
         context.setdefault("code_ttl_minutes", max(1, int(huyi_settings.OTP["TTL"]) // 60))
+        context.setdefault("challenge_form", get_adapter().get_challenge_form(self.request))
         return context
 
 
@@ -101,6 +102,9 @@ class PasswordResetView(FormView):
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request, "purpose": flows.PASSWORD_RESET}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "challenge_form": get_adapter().get_challenge_form(self.request)}
 
     def form_valid(self, form: RequestCodeForm) -> HttpResponse:
         if not form.send_code():

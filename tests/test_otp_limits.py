@@ -7,13 +7,13 @@ import logging
 import re
 
 import pytest
+from django import forms
 from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from django_huyi_sms.adapter import HuyiAdapter
-from django_huyi_sms.exceptions import ChallengeFailed
-from django_huyi_sms.models import OtpRecord, SmsLog
+from django_huyi_sms.models import OtpRecord, OtpThrottle, SmsLog
 
 from .flow_helpers import MOBILE, last_code, make_user, sms_count
 
@@ -65,25 +65,38 @@ def test_a_rate_of_none_turns_a_limit_off():
     assert SmsLog.objects.count() == 12
 
 
-class CaptchaAdapter(HuyiAdapter):
-    """Stands in for a site's captcha: the request must carry the right answer."""
+class ChallengeForm(forms.Form):
+    """Stands in for django-simple-captcha's form: the answer must be right."""
 
-    def pre_send_check(self, request, mobile, purpose):
-        if request is None or request.POST.get("captcha") != "42":
-            raise ChallengeFailed()
+    captcha = forms.CharField(label="What is six times seven?")
+
+    def clean_captcha(self):
+        if self.cleaned_data["captcha"] != "42":
+            raise forms.ValidationError("wrong")
+        return self.cleaned_data["captcha"]
+
+
+class CaptchaAdapter(HuyiAdapter):
+    def get_challenge_form(self, request, data=None):
+        return ChallengeForm(data)
 
 
 @override_settings(HUYI_SMS={**BASE, "ADAPTER": "tests.test_otp_limits.CaptchaAdapter"})
-def test_the_pre_send_check_stops_a_code_on_the_page_and_in_the_api(client):
+def test_a_challenge_form_is_shown_and_checked_before_any_code(client):
     make_user()
-    response = client.post(LOGIN, {"mobile": MOBILE, "send_code": "1"})
+    for page in ("huyi_sms:login", "huyi_sms:password_reset"):
+        assert "What is six times seven?" in client.get(reverse(page)).content.decode()
+    response = client.post(LOGIN, {"mobile": MOBILE, "send_code": "1", "captcha": "41"})
     assert "Please complete the verification" in response.content.decode()
-    answer = APIClient().post(REQUEST, {"mobile": MOBILE})
+    answer = APIClient().post(REQUEST, {"mobile": MOBILE}, format="json")
     assert answer.status_code == 400 and answer.json()["code"] == "challenge_failed"
     assert sms_count() == 0 and not OtpRecord.objects.exists()
 
-    APIClient().post(REQUEST, {"mobile": MOBILE, "captcha": "42"})
+    client.post(LOGIN, {"mobile": MOBILE, "send_code": "1", "captcha": "42"})
     assert sms_count() == 1
+    OtpThrottle.objects.all().delete()
+    assert APIClient().post(REQUEST, {"mobile": MOBILE, "captcha": "42"}, format="json").status_code == 200
+    assert sms_count() == 2
 
 
 def test_no_code_and_no_api_key_in_any_log_line(client, caplog):
