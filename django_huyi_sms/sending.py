@@ -59,6 +59,7 @@ def send_sms(
     send itself (the provider refusing, the network) raise a ``HuyiApiError``
     subclass unless ``fail_silently`` is true; the row records them either way.
     """
+    purpose = validation.validate_purpose(purpose, max_length=SmsLog._meta.get_field("purpose").max_length)
     message = prepare_message(mobile, content, product=product)
     if len(message.mobiles) != 1:
         raise error_for_code(406, detail="send_sms() sends to exactly one number")

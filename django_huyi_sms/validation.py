@@ -15,7 +15,7 @@ import re
 
 import emoji
 
-from .exceptions import error_for_code
+from .exceptions import HuyiContentError, error_for_code
 
 __all__ = [
     "MAX_CONTENT_LENGTH",
@@ -26,6 +26,7 @@ __all__ = [
     "validate_mobiles",
     "prepare_mobile",
     "validate_content",
+    "validate_purpose",
     "count_parts",
     "find_signatures",
 ]
@@ -43,6 +44,10 @@ _MAINLAND_MOBILE = re.compile(r"1\d{10}")
 _INTERNATIONAL_MOBILE = re.compile(r"[1-9]\d{6,19}")
 # Things people type into a number that carry no digit: spaces, dashes, dots, brackets.
 _NUMBER_PUNCTUATION = re.compile(r"[\s\-().\u00a0\u3000]")
+# Characters no message can carry: C0 controls other than tab, line feed and carriage return,
+# DEL, and lone surrogates (not characters at all: they cannot be encoded as UTF-8). PostgreSQL
+# refuses NUL in text; the rest would reach the phone as garbage, if the provider took them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # A signature's text: 2–30 letters, digits or CJK characters, no symbols.
 _SIGNATURE_TEXT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,30}")
 
@@ -155,17 +160,53 @@ def validate_content(content: str) -> str:
 
     Raises ``HuyiContentError`` with the provider's code: 404 (empty), 4073
     (over :data:`MAX_CONTENT_LENGTH` characters), 4074 (emoji), 4070 (a
-    malformed ``【signature】``).
+    malformed ``【signature】``); and with code ``None`` for a control character
+    (see :func:`_check_characters`).
     """
     if content is None or not str(content).strip():
         raise error_for_code(404)
     content = str(content)
+    _check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
         raise error_for_code(4073, detail=f"{len(content)} characters, at most {MAX_CONTENT_LENGTH}")
     if emoji.emoji_count(content):
         raise error_for_code(4074)
     find_signatures(content)
     return content
+
+
+def _check_characters(content: str) -> None:
+    """Refuse control characters (NUL and the other C0 controls except tab, CR and LF, DEL) and lone surrogates.
+
+    ihuyi documents no code for them, and none of its codes means this: 407
+    is its list of sensitive words, 4073 length, 4074 emoji. Borrowing one
+    would send a developer after the wrong problem, so this is a
+    ``HuyiContentError`` (the class of failure is right: the text) with code
+    ``None`` and a detail naming the character. The sandbox, which runs this
+    check, answers it with the provider's catch-all code 0 (提交失败).
+    """
+    found = _CONTROL.search(content)
+    if found:
+        raise HuyiContentError(
+            None,
+            detail=f"content holds a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}",
+        )
+
+
+def validate_purpose(purpose: str | None, *, max_length: int) -> str:
+    """Check the label a send is logged with; return it (``""`` for ``None``).
+
+    The purpose is ours, not the provider's, so a bad one is a programming
+    error: raises ``ValueError`` when it is longer than ``max_length`` (the log
+    column's size: PostgreSQL would refuse the row, SQLite would keep it
+    whole) or holds a control character.
+    """
+    purpose = "" if purpose is None else str(purpose)
+    if len(purpose) > max_length:
+        raise ValueError(f"purpose is {len(purpose)} characters long; at most {max_length} fit the log")
+    if _CONTROL.search(purpose) or any(char in purpose for char in "\t\n\r"):
+        raise ValueError("purpose holds a control character")
+    return purpose
 
 
 def count_parts(content: str) -> int:

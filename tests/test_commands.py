@@ -57,6 +57,13 @@ def test_huyi_send_refused_by_the_provider(fake_provider):
     assert SmsLog.objects.get().status == "failed"
 
 
+@pytest.mark.parametrize("purpose", ["p" * 33, "p" * 60])
+def test_huyi_send_refuses_a_purpose_too_long_for_the_log(purpose):
+    with pytest.raises(CommandError, match="--purpose: purpose is .* at most 32"):
+        run("huyi_send", "13800138000", "您的验证码是：1234。", "--purpose", purpose)
+    assert SmsLog.objects.count() == 0 and django_huyi_sms.outbox == []
+
+
 def test_huyi_send_unknown_product():
     with pytest.raises(CommandError, match="invalid choice"):
         run("huyi_send", "13800138000", "hi", "--product", "fax")
@@ -83,11 +90,18 @@ def test_huyi_add_template():
     assert SmsTemplate.objects.count() == 1
 
 
-def test_bad_arguments_from_the_shell_exit_non_zero_without_a_traceback():
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["12345", "hello"], "CommandError: not sent: [406]"),
+        (["13800138000", "hello", "--purpose", "p" * 60], "CommandError: not sent: --purpose"),
+    ],
+)
+def test_bad_arguments_from_the_shell_exit_non_zero_without_a_traceback(args, complaint):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "django", "huyi_send", "12345", "hello"],
+        [sys.executable, "-m", "django", "huyi_send", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -95,5 +109,5 @@ def test_bad_arguments_from_the_shell_exit_non_zero_without_a_traceback():
         timeout=60,
     )
     assert result.returncode == 1
-    assert "CommandError: not sent: [406]" in result.stderr
+    assert complaint in result.stderr
     assert "Traceback" not in result.stderr

@@ -72,6 +72,8 @@ def test_parts_are_counted_and_stored():
         ("13800138000", "😀", HuyiContentError, 4074),
         ("13800138000", "x" * 301, HuyiContentError, 4073),
         ("13800138000", "【x】hi", HuyiContentError, 4070),
+        ("13800138000", "hi\x00there", HuyiContentError, None),  # PostgreSQL refuses NUL in text
+        ("13800138000", "hi\x1b[31mthere", HuyiContentError, None),
     ],
 )
 @pytest.mark.parametrize("fail_silently", [False, True])
@@ -81,6 +83,20 @@ def test_invalid_input_raises_and_writes_nothing(mobile, content, error, code, f
     assert caught.value.code == code
     assert SmsLog.objects.count() == 0
     assert django_huyi_sms.outbox == [] and failed.calls == []
+
+
+@pytest.mark.parametrize("purpose", ["p" * 33, "x" * 200, "log\x00in"])
+def test_a_purpose_that_does_not_fit_the_log_is_refused_before_anything_is_written(purpose):
+    """Over 32 characters PostgreSQL refuses the row (a DataError) and SQLite keeps it whole: refuse first."""
+    with Catcher(signals.sms_failed) as failed, pytest.raises(ValueError, match="purpose"):
+        django_huyi_sms.send_sms("13800138000", CODE_TEXT, purpose=purpose, fail_silently=True)
+    assert SmsLog.objects.count() == 0
+    assert django_huyi_sms.outbox == [] and failed.calls == []
+
+
+def test_a_purpose_of_32_characters_is_stored_whole():
+    log = django_huyi_sms.send_sms("13800138000", CODE_TEXT, purpose="p" * 32)
+    assert SmsLog.objects.get(pk=log.pk).purpose == "p" * 32
 
 
 def test_provider_refusal_is_recorded_and_raised(fake_provider):

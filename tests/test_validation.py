@@ -14,6 +14,7 @@ from django_huyi_sms.validation import (
     prepare_mobile,
     validate_content,
     validate_mobiles,
+    validate_purpose,
 )
 
 
@@ -121,3 +122,28 @@ def test_the_client_refuses_before_any_http_call(fake_provider):
         with pytest.raises((HuyiRecipientError, HuyiContentError)):
             client.submit(mobile, content)
     assert fake_provider.requests == []
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f", "\ud800"])
+def test_control_characters_are_refused_as_content_errors(char):
+    with pytest.raises(HuyiContentError) as caught:
+        validate_content(f"您的验证码是{char}1234")
+    # No provider code means "control character": None, and a detail that names it.
+    assert caught.value.code is None
+    assert f"U+{ord(char):04X}" in str(caught.value) and "position 7" in str(caught.value)
+
+
+def test_tabs_and_line_breaks_are_ordinary_text():
+    text = "您的验证码是：1234。\r\n请不要\t泄露。"
+    assert validate_content(text) == text
+
+
+@pytest.mark.parametrize("purpose", ["", None, "login", "p" * 32])
+def test_a_purpose_that_fits_the_log_passes(purpose):
+    assert validate_purpose(purpose, max_length=32) == (purpose or "")
+
+
+@pytest.mark.parametrize("purpose, complaint", [("p" * 33, "33 characters"), ("log\x00in", "control"), ("a\nb", "control")])
+def test_a_purpose_that_does_not_fit_is_a_value_error(purpose, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        validate_purpose(purpose, max_length=32)

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ... import validation
 from ...client import PRODUCTS
 from ...exceptions import HuyiError
+from ...models import SmsLog
 from ...sending import send_sms
 
 
@@ -16,9 +18,19 @@ class Command(BaseCommand):
         parser.add_argument("mobile", help="the recipient, e.g. 13800138000")
         parser.add_argument("content", help="the message text, signature included if your account needs one")
         parser.add_argument("--product", choices=PRODUCTS, default="sms")
-        parser.add_argument("--purpose", default="", help="a label stored on the log row")
+        parser.add_argument(
+            "--purpose",
+            default="",
+            help=f"a label stored on the log row (at most {SmsLog._meta.get_field('purpose').max_length} characters)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # send_sms() refuses a bad purpose with a ValueError (a programming error in code);
+        # from the shell it is a bad argument, so check it here and say so plainly.
+        try:
+            validation.validate_purpose(options["purpose"], max_length=SmsLog._meta.get_field("purpose").max_length)
+        except ValueError as exc:
+            raise CommandError(f"not sent: --purpose: {exc}") from None
         try:
             log = send_sms(options["mobile"], options["content"], product=options["product"], purpose=options["purpose"])
         except HuyiError as exc:
