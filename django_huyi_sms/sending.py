@@ -113,15 +113,19 @@ def _record_submitted(log: SmsLog, *, smsid: str, code: int, msg: str) -> None:
     # between (receipts.py's early-receipt path) is never overwritten.
     updated = SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes)
     _apply(log, updated, changes)
-    if updated:
-        # A receipt may have come before this smsid was stored: apply any that wait
-        # for it now, and again once the smsid is committed if we are inside a
-        # transaction (receipts.py explains why that ordering loses nothing).
-        receipts.match_pending_receipts(log)
-        if transaction.get_connection().in_atomic_block:
-            transaction.on_commit(lambda: receipts.match_pending_receipts(log))
     logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), smsid)
-    signals.sms_sent.send(sender=SmsLog, log=log)
+    # sms_sent first: a receipt that came early must not announce delivery of a send
+    # not yet announced as sent. The matching runs even if a receiver raises.
+    try:
+        signals.sms_sent.send(sender=SmsLog, log=log)
+    finally:
+        if updated:
+            # A receipt may have come before this smsid was stored: apply any that wait
+            # for it now, and again once the smsid is committed if we are inside a
+            # transaction (receipts.py explains why that ordering loses nothing).
+            receipts.match_pending_receipts(log)
+            if transaction.get_connection().in_atomic_block:
+                transaction.on_commit(lambda: receipts.match_pending_receipts(log))
 
 
 def _record_failure(log: SmsLog, error: HuyiApiError) -> None:

@@ -97,6 +97,57 @@ def test_a_receipt_before_its_send_is_kept_and_applied_when_the_smsid_is_recorde
     assert len(changed.calls) == 1
 
 
+class EarlyReceiptProvider(LocmemBackend):
+    """Pushes the receipt (through the real endpoint) before returning the provider's reply."""
+
+    client = None
+
+    def send(self, message):
+        result = super().send(message)
+        response = post_form(self.client, "receipt_push", receipt_fields(result.smsid, mobile=message.mobile))
+        assert response.content == b"success"
+        return result
+
+
+def test_an_early_receipt_announces_delivery_after_the_send(client):
+    """Receivers see sms_sent (status submitted) before sms_status_changed(submitted → delivered)."""
+    events = []
+
+    def on_sent(sender, log, **kwargs):
+        events.append(("sms_sent", log.pk, SmsLog.objects.get(pk=log.pk).status))
+
+    def on_changed(sender, log, old_status, new_status, **kwargs):
+        events.append(("sms_status_changed", log.pk, f"{old_status}->{new_status}"))
+
+    EarlyReceiptProvider.client = client
+    signals.sms_sent.connect(on_sent)
+    signals.sms_status_changed.connect(on_changed)
+    try:
+        with override_settings(HUYI_SMS={"BACKEND": EarlyReceiptProvider, "CALLBACK_TOKEN": TOKEN}):
+            log = sent()
+    finally:
+        signals.sms_sent.disconnect(on_sent)
+        signals.sms_status_changed.disconnect(on_changed)
+    assert events == [("sms_sent", log.pk, "submitted"), ("sms_status_changed", log.pk, "submitted->delivered")]
+    assert SmsLog.objects.get().status == "delivered"
+
+
+def test_an_early_receipt_is_applied_even_if_an_sms_sent_receiver_fails(client):
+    def broken(sender, **kwargs):
+        raise RuntimeError("a receiver's bug")
+
+    EarlyReceiptProvider.client = client
+    signals.sms_sent.connect(broken)
+    try:
+        with override_settings(HUYI_SMS={"BACKEND": EarlyReceiptProvider, "CALLBACK_TOKEN": TOKEN}):
+            with pytest.raises(RuntimeError):
+                sent()
+    finally:
+        signals.sms_sent.disconnect(broken)
+    assert SmsLog.objects.get().status == "delivered"
+    assert StatusReceipt.objects.get().log_id == SmsLog.objects.get().pk
+
+
 def test_a_receipt_for_an_unknown_smsid_waits(client):
     assert post_form(client, "receipt_push", receipt_fields("99999")).content == b"success"
     receipt = StatusReceipt.objects.get()
