@@ -101,7 +101,7 @@ def verify_phone(request: HttpRequest, mobile: str, code: str) -> str:
     if not request.user.is_authenticated:
         raise NotSignedIn()
     check_rate(request, VERIFY_CODE)
-    record = otp.verify_code(mobile, code, purpose=VERIFY_PHONE)
+    record = otp.verify_code(mobile, code, purpose=VERIFY_PHONE, user=request.user)
     get_adapter().set_user_mobile(request.user, record.mobile)
     logger.info("user %s verified %s", request.user.pk, mask_mobile(record.mobile))
     return record.mobile

@@ -18,6 +18,7 @@ import secrets
 import time
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -186,12 +187,13 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool
     return record
 
 
-def verify_code(mobile: str, code: str, *, purpose: str = "login") -> OtpRecord:
+def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = None) -> OtpRecord:
     """Check ``code`` against the number's latest code for ``purpose``; use it up if right.
 
     Raises :class:`InvalidCode` (wrong, or no code was sent), :class:`CodeExpired`,
     :class:`TooManyAttempts` (the code is dead after ``MAX_ATTEMPTS`` wrong tries).
-    Sends ``otp_verified`` on success.
+    Sends ``otp_verified`` on success, with ``user`` (the signed-in user verifying a
+    number, when given) or else the account the number belongs to, or ``None``.
     """
     purpose = _check_purpose(purpose)
     adapter = get_adapter()
@@ -231,6 +233,8 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login") -> OtpRecord:
     # The wrong try is committed (not rolled back with the exception) before it is raised.
     if error is not None:
         raise error
-    signals.otp_verified.send(sender=OtpRecord, record=record, user=None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = adapter.get_user_by_mobile(record.mobile)
+    signals.otp_verified.send(sender=OtpRecord, record=record, user=user)
     return record
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-import django_huyi_sms
 from django.contrib.auth import get_user_model
 
+import django_huyi_sms
 from django_huyi_sms.models import UserMobile
 
 MOBILE = "13800138000"

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 
 import django_huyi_sms
 from django_huyi_sms import otp, signals

@@ -68,3 +68,22 @@ def test_with_user_mobile_field_the_number_goes_on_the_user_model(client):
     assert not UserMobile.objects.exists()
     assert get_adapter().get_user_by_mobile(MOBILE) == bob
     assert f"{MOBILE}" in client.get(VERIFY).content.decode()
+
+
+def test_otp_verified_names_the_user(client):
+    from django_huyi_sms import signals
+
+    seen = []
+    signals.otp_verified.connect(lambda **kwargs: seen.append((kwargs["record"].purpose, kwargs["user"])), weak=False,
+                                 dispatch_uid="test-otp-verified")
+    try:
+        alice = make_user("alice", mobile=MOBILE)
+        client.post(reverse("huyi_sms:login"), {"mobile": MOBILE, "send_code": "1"})
+        client.post(reverse("huyi_sms:login"), {"mobile": MOBILE, "code": last_code()})
+        bob = make_user("bob", mobile=None)
+        client.force_login(bob)
+        client.post(VERIFY, {"mobile": OTHER_MOBILE, "send_code": "1"})
+        client.post(VERIFY, {"mobile": OTHER_MOBILE, "code": last_code(OTHER_MOBILE)})
+    finally:
+        signals.otp_verified.disconnect(dispatch_uid="test-otp-verified")
+    assert seen == [("login", alice), ("verify_phone", bob)]
