@@ -52,3 +52,18 @@ def test_two_correct_verifications_at_once_succeed_once():
     results = run_together(2, lambda: otp.verify_code(MOBILE, code))
     assert sum(isinstance(r, OtpRecord) for r in results) == 1
     assert sum(type(r).__name__ == "InvalidCode" for r in results) == 1
+
+
+def test_two_sign_ins_at_once_through_the_api_with_one_code_succeed_once():
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from .flow_helpers import last_code, make_user
+
+    make_user()
+    assert APIClient().post(reverse("huyi_sms:otp_request"), {"mobile": MOBILE}).status_code == 200
+    code = last_code(MOBILE)
+    statuses = run_together(
+        2, lambda: APIClient().post(reverse("huyi_sms:otp_verify"), {"mobile": MOBILE, "code": code}).status_code
+    )
+    assert sorted(statuses) == [200, 400]
