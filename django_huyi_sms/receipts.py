@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -180,8 +181,12 @@ def _match(receipt_pk: int, log_pk: int) -> bool:
 
 
 def is_opt_out(content: str) -> bool:
-    """True for a reply of ``T``, ``TD``, ``N`` or ``退订``, whatever the case and spacing."""
-    return "".join(str(content).split()).casefold() in OPT_OUT_WORDS
+    """True for a reply of ``T``, ``TD``, ``N`` or ``退订``, whatever the case and spacing.
+
+    Full-width letters (``ＴＤ``, what a Chinese input method often types) count:
+    the reply is NFKC-normalised first.
+    """
+    return "".join(unicodedata.normalize("NFKC", str(content)).split()).casefold() in OPT_OUT_WORDS
 
 
 def is_opted_out(mobile: str) -> bool:

@@ -12,6 +12,7 @@ Pure Python; no Django.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import emoji
 
@@ -38,10 +39,11 @@ SINGLE_PART_LENGTH = 70
 #: …a longer one is billed per this many characters.
 MULTI_PART_LENGTH = 67
 
-# Mainland numbers: 11 digits beginning with 1 (ihuyi-api.md, "Rules").
-_MAINLAND_MOBILE = re.compile(r"1\d{10}")
+# Mainland numbers: 11 digits beginning with 1 (ihuyi-api.md, "Rules"). ASCII digits only:
+# \d would also match Arabic-Indic, Devanagari… digits, which no provider takes.
+_MAINLAND_MOBILE = re.compile(r"1[0-9]{10}")
 # Country code + national number, digits only once spaces and "+" are gone.
-_INTERNATIONAL_MOBILE = re.compile(r"[1-9]\d{6,19}")
+_INTERNATIONAL_MOBILE = re.compile(r"[1-9][0-9]{6,19}")
 # Things people type into a number that carry no digit: spaces, dashes, dots, brackets.
 _NUMBER_PUNCTUATION = re.compile(r"[\s\-().\u00a0\u3000]")
 # Characters no message can carry: C0 controls other than tab, line feed and carriage return,
@@ -58,13 +60,16 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
     Mainland numbers may be written with spaces or dashes and with a ``+86`` /
     ``0086`` / ``86`` prefix; the result is the bare 11 digits. International
     numbers (``international=True``) become the digits of country code and
-    number, without ``+`` or leading zeros.
+    number, without ``+`` or leading zeros. Full-width characters, which a
+    Chinese input method types (``１３８００１３８０００``, ``＋８６``), are read as
+    their ASCII forms (NFKC), so they give the same number; any other
+    non-ASCII digit is malformed.
 
     Raises ``HuyiRecipientError`` with code 403 (empty) or 406 (malformed).
     """
     if mobile is None or not str(mobile).strip():
         raise error_for_code(403)
-    digits = _NUMBER_PUNCTUATION.sub("", str(mobile))
+    digits = _NUMBER_PUNCTUATION.sub("", _ascii_forms(str(mobile)))
     if international:
         digits = digits.removeprefix("+").removeprefix("00")
         if not _INTERNATIONAL_MOBILE.fullmatch(digits):
@@ -82,6 +87,11 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
     return digits
 
 
+def _ascii_forms(text: str) -> str:
+    """``text`` with full-width digits, ``＋``, ``－``, ``，`` and the ideographic space in their ASCII forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def validate_mobile(mobile: str, *, international: bool = False) -> str:
     """Alias of :func:`normalize_mobile`, for call sites that read better as a check."""
     return normalize_mobile(mobile, international=international)
@@ -94,7 +104,7 @@ def validate_mobiles(mobiles: str | list[str] | tuple[str, ...]) -> list[str]:
     and 406 naming the first malformed number.
     """
     if isinstance(mobiles, str):
-        mobiles = [part for part in mobiles.split(",")]
+        mobiles = _ascii_forms(mobiles).split(",")  # a full-width "，" separates numbers too
     cleaned: list[str] = []
     seen: set[str] = set()
     for mobile in mobiles:

@@ -31,7 +31,7 @@ def test_a_reply_is_stored_linked_and_signalled_once(client):
     assert OptOut.objects.count() == 0
 
 
-@pytest.mark.parametrize("word", ["T", "td", " T D ", "n", "退订", "TD\n"])
+@pytest.mark.parametrize("word", ["T", "td", " T D ", "n", "退订", "TD\n", "ＴＤ", "ｔｄ", "Ｎ", "\u3000ＴＤ\u3000", "Ｔ Ｄ"])
 def test_opt_out_words_add_the_number(client, word):
     assert post_form(client, "reply_push", reply_fields(word)).content == b"success"
     optout = OptOut.objects.get()
@@ -39,7 +39,7 @@ def test_opt_out_words_add_the_number(client, word):
     assert optout.reply == UpstreamReply.objects.get()
 
 
-@pytest.mark.parametrize("word", ["TDD", "不要退订", "1", "t d x"])
+@pytest.mark.parametrize("word", ["TDD", "不要退订", "1", "t d x", "ＴＤＤ"])
 def test_other_words_do_not_opt_out(client, word):
     post_form(client, "reply_push", reply_fields(word))
     assert OptOut.objects.count() == 0

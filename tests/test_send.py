@@ -58,6 +58,12 @@ def test_send_records_a_submitted_row_and_signals(django_user_model):
     assert [(m.mobile, m.content) for m in django_huyi_sms.outbox] == [("13800138000", CODE_TEXT)]
 
 
+def test_a_full_width_number_is_stored_as_ascii_digits():
+    log = django_huyi_sms.send_sms("1３８００１３８０００", CODE_TEXT)
+    assert SmsLog.objects.get(pk=log.pk).mobile == "13800138000"
+    assert django_huyi_sms.outbox[0].mobile == "13800138000"
+
+
 def test_parts_are_counted_and_stored():
     log = django_huyi_sms.send_sms("13800138000", "验" * 135)
     assert SmsLog.objects.get(pk=log.pk).parts == 3

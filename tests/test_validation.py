@@ -27,13 +27,28 @@ from django_huyi_sms.validation import (
         ("+86 138 0013 8000", "13800138000"),
         ("008613800138000", "13800138000"),
         ("8613800138000", "13800138000"),
+        # Full-width, as a Chinese input method types them: the same number.
+        ("１３８００１３８０００", "13800138000"),
+        ("1３８００１３８０００", "13800138000"),
+        ("＋８６\u3000１３８－００１３－８０００", "13800138000"),
     ],
 )
 def test_mainland_numbers_are_normalised(given_mobile, expected):
     assert normalize_mobile(given_mobile) == expected
 
 
-@pytest.mark.parametrize("bad", ["1380013800", "138001380001", "23800138000", "1380013800a", "+1 415 555 0100", "１３８００１３８０００"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1380013800",
+        "138001380001",
+        "23800138000",
+        "1380013800a",
+        "+1 415 555 0100",
+        "1٣٨٠٠١٣٨٠٠٠",  # Arabic-Indic digits: \d matches them, the provider does not
+        "1३८००१३८०००",  # Devanagari digits
+    ],
+)
 def test_malformed_numbers_are_406(bad):
     with pytest.raises(HuyiRecipientError) as caught:
         normalize_mobile(bad)
@@ -147,3 +162,10 @@ def test_a_purpose_that_fits_the_log_passes(purpose):
 def test_a_purpose_that_does_not_fit_is_a_value_error(purpose, complaint):
     with pytest.raises(ValueError, match=complaint):
         validate_purpose(purpose, max_length=32)
+
+
+def test_full_width_numbers_and_commas_in_a_marketing_list():
+    assert validate_mobiles("１３８００１３８０００，13900139000, 13800138000") == ["13800138000", "13900139000"]
+    assert normalize_mobile("＋６３ ９１７ １２３ ４５６７", international=True) == "639171234567"
+    with pytest.raises(HuyiRecipientError):
+        normalize_mobile("+٦٣٩١٧١٢٣٤٥٦٧", international=True)

@@ -96,7 +96,7 @@ _VARIABLE = "【变量】"
 # The provider caps a template variable's value at 8 characters (code 40722).
 _MAX_VARIABLE_LENGTH = 8
 # What latest_code() picks out: a run of 4–8 digits that is not part of a longer number.
-_CODE = re.compile(r"(?<!\d)\d{4,8}(?!\d)")
+_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
 # The per-number windows for identical messages.
 _MINUTE = 60.0
 _SECOND = 1.0

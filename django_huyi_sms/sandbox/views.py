@@ -20,7 +20,7 @@ from .gateway import phone_payload
 from .state import get_gateway
 
 # The numbers the sandbox stores: mainland (11 digits) or international (country code + number).
-_MOBILE = re.compile(r"\d{5,20}")
+_MOBILE = re.compile(r"[0-9]{5,20}")
 
 
 class ReplyForm(forms.Form):
