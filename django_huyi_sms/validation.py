@@ -22,6 +22,7 @@ __all__ = [
     "MAX_CONTENT_LENGTH",
     "SINGLE_PART_LENGTH",
     "MULTI_PART_LENGTH",
+    "DEFAULT_SIGNATURE",
     "normalize_mobile",
     "validate_mobile",
     "validate_mobiles",
@@ -30,6 +31,7 @@ __all__ = [
     "validate_purpose",
     "count_parts",
     "find_signatures",
+    "find_emoji",
 ]
 
 #: Submit takes at most this many characters of content.
@@ -38,6 +40,10 @@ MAX_CONTENT_LENGTH = 300
 SINGLE_PART_LENGTH = 70
 #: …a longer one is billed per this many characters.
 MULTI_PART_LENGTH = 67
+#: The signature the provider adds to content that carries none, as far as billing goes: the
+#: default signature every trial account must use (ihuyi-api.md, "Rules"). An account with a
+#: registered default signature of another length is billed by that one instead.
+DEFAULT_SIGNATURE = "【互亿无线】"
 
 # Mainland numbers: 11 digits beginning with 1 (ihuyi-api.md, "Rules"). ASCII digits only:
 # \d would also match Arabic-Indic, Devanagari… digits, which no provider takes.
@@ -50,6 +56,8 @@ _NUMBER_PUNCTUATION = re.compile(r"[\s\-().\u00a0\u3000]")
 # DEL, and lone surrogates (not characters at all: they cannot be encoded as UTF-8). PostgreSQL
 # refuses NUL in text; the rest would reach the phone as garbage, if the provider took them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# A 【…】 group: content that has one carries its own signature (find_signatures checks its form).
+_SIGNATURE_GROUP = re.compile(r"【[^【】]+】")
 # A signature's text: 2–30 letters, digits or CJK characters, no symbols.
 _SIGNATURE_TEXT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,30}")
 
@@ -179,10 +187,37 @@ def validate_content(content: str) -> str:
     _check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
         raise error_for_code(4073, detail=f"{len(content)} characters, at most {MAX_CONTENT_LENGTH}")
-    if emoji.emoji_count(content):
-        raise error_for_code(4074)
+    found = find_emoji(content)
+    if found:
+        raise error_for_code(4074, detail=f"{found[0]} at position {found[1] + 1}")
     find_signatures(content)
     return content
+
+
+_UNQUALIFIED = emoji.STATUS["unqualified"]
+_TEXT_PRESENTATION = "\ufe0e"
+
+
+def find_emoji(content: str) -> tuple[str, int] | None:
+    """The first emoji in ``content`` and its index, or ``None``.
+
+    An emoji here is what a phone draws as a colour picture: a character whose
+    default presentation is emoji (😀, ⌚), anything followed by the emoji
+    presentation selector U+FE0F (©️), and every multi-character sequence
+    (keycaps, flags, skin tones, ZWJ families). Symbols that are text by
+    default — © ® ™ ‼ ☺ ♥ ✔, which ``emoji.emoji_count`` counts too — are
+    ordinary brand and typographic text and are not emoji; nor is anything
+    followed by the text presentation selector U+FE0E.
+    """
+    for match in emoji.emoji_list(content):
+        sequence, end = match["emoji"], match["match_end"]
+        if content[end : end + 1] == _TEXT_PRESENTATION:
+            continue
+        # The emoji data marks a text-default character written without U+FE0F as "unqualified".
+        if len(sequence) == 1 and emoji.EMOJI_DATA.get(sequence, {}).get("status") == _UNQUALIFIED:
+            continue
+        return sequence, match["match_start"]
+    return None
 
 
 def _check_characters(content: str) -> None:
@@ -219,14 +254,24 @@ def validate_purpose(purpose: str | None, *, max_length: int) -> str:
     return purpose
 
 
-def count_parts(content: str) -> int:
+def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> int:
     """How many messages the provider bills ``content`` as.
 
-    Up to 70 characters is one part; a longer message is billed per 67
-    characters (71–134 → 2, 135–201 → 3, …). Every character counts as one,
-    Chinese or not.
+    The provider counts content and signature together: up to 70 characters is
+    one part; a longer message is billed per 67 characters (71–134 → 2,
+    135–201 → 3, …). Every character counts as one, Chinese or not.
+
+    Content that carries its own ``【signature】`` is counted as it is. Content
+    without one gets the account's default signature from the provider, so
+    ``default_signature`` (:data:`DEFAULT_SIGNATURE`, the trial accounts'
+    【互亿无线】, 6 characters) is counted with it: 64 characters of unsigned
+    text are one part, 65 are two. Pass the account's own default signature if
+    it has another; counting none would undercount every message near a
+    boundary, which is the error that costs money.
     """
     length = len(content)
+    if not _SIGNATURE_GROUP.search(content):
+        length += len(default_signature)
     if length <= SINGLE_PART_LENGTH:
         return 1
     return -(-length // MULTI_PART_LENGTH)

@@ -116,19 +116,45 @@ def test_valid_content_passes(content):
     assert validate_content(content) == content
 
 
+SIGNATURE = "【互亿无线】"
+
+
 @pytest.mark.parametrize(
     "length, parts",
-    [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4), (300, 5)],
+    [(7, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4), (300, 5)],
 )
-def test_billing_parts_follow_the_70_67_rule(length, parts):
+@pytest.mark.parametrize("filler", ["验", "a"])
+def test_billing_parts_follow_the_70_67_rule_for_content_and_signature(length, parts, filler):
+    """Content that carries its signature (first or last) is counted as it is, signature included."""
+    text = filler * (length - len(SIGNATURE))
+    assert count_parts(SIGNATURE + text) == parts
+    assert count_parts(text + SIGNATURE) == parts
+
+
+@pytest.mark.parametrize("length, parts", [(1, 1), (64, 1), (65, 2), (128, 2), (129, 3), (195, 3), (196, 4), (300, 5)])
+def test_unsigned_content_is_billed_with_the_default_signature_the_provider_adds(length, parts):
+    """ihuyi adds the account's default signature (a trial account's 【互亿无线】, 6 characters)."""
     assert count_parts("验" * length) == parts
-    assert count_parts("a" * length) == parts
+    assert count_parts("验" * (64 + 1), default_signature="") == 1  # an account that adds nothing
+    assert count_parts("验" * 61, default_signature="【某某科技有限公司】") == 2  # 61 + 10 = 71
 
 
-@given(st.integers(min_value=71, max_value=1000))
-def test_parts_cover_the_text_and_no_more(length):
+@given(st.integers(min_value=65, max_value=1000))
+def test_parts_cover_the_text_and_its_signature_and_no_more(length):
     parts = count_parts("x" * length)
-    assert (parts - 1) * 67 < length <= parts * 67
+    assert (parts - 1) * 67 < length + len(SIGNATURE) <= parts * 67
+
+
+@pytest.mark.parametrize("text", ["Acme® 新品上市", "品牌™", "版权所有 © 2026", "注意‼", "I ♥ 上海", "完成✔", "☺", "⌚\ufe0e"])
+def test_text_presentation_symbols_are_not_emoji(text):
+    assert validate_content(text) == text
+
+
+@pytest.mark.parametrize("text", ["😀", "©\ufe0f", "‼\ufe0f", "⌚", "1\ufe0f\u20e3", "🇨🇳", "👍🏽", "👨\u200d👩\u200d👧", "⭐", "Acme® 🎉"])
+def test_emoji_presentation_characters_and_sequences_are_4074(text):
+    with pytest.raises(HuyiContentError) as caught:
+        validate_content(f"您好{text}")
+    assert caught.value.code == 4074
 
 
 def test_the_client_refuses_before_any_http_call(fake_provider):
