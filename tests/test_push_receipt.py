@@ -192,6 +192,35 @@ def test_callers_without_the_token_or_from_elsewhere_are_refused(client, caplog,
         assert StatusReceipt.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "settings, reason",
+    [
+        ({"CALLBACK_PROXY_COUNT": "abc"}, "CALLBACK_PROXY_COUNT is not a whole number"),
+        ({"CALLBACK_PROXY_COUNT": -1}, "CALLBACK_PROXY_COUNT is not a whole number"),
+        ({"CALLBACK_PROXY_COUNT": 1.5}, "CALLBACK_PROXY_COUNT is not a whole number"),
+        ({"CALLBACK_ALLOWED_IPS": "127.0.0.1"}, "CALLBACK_ALLOWED_IPS is not a list"),
+        ({"CALLBACK_ALLOWED_IPS": "127.0.0.1", "CALLBACK_PROXY_COUNT": "1"}, "CALLBACK_PROXY_COUNT"),
+    ],
+)
+def test_invalid_push_settings_refuse_every_push_with_an_error_never_a_500(client, caplog, settings, reason):
+    log = sent()
+    with override_settings(HUYI_SMS={"CALLBACK_TOKEN": TOKEN, **settings}):
+        with caplog.at_level(logging.ERROR, logger="django_huyi_sms.pushes"):
+            response = post_form(client, "receipt_push", receipt_fields(log.smsid), HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert response.status_code == 403
+    assert reason in response.content.decode()
+    assert reason in caplog.text and "every push is refused" in caplog.text
+    assert StatusReceipt.objects.count() == 0
+
+
+def test_a_bad_entry_in_the_allow_list_allows_nobody_but_the_others_still_work(client, caplog):
+    log = sent()
+    with override_settings(HUYI_SMS={"CALLBACK_TOKEN": TOKEN, "CALLBACK_ALLOWED_IPS": ["nonsense", 5, "127.0.0.1"]}):
+        with caplog.at_level(logging.ERROR, logger="django_huyi_sms.pushes"):
+            assert post_form(client, "receipt_push", receipt_fields(log.smsid)).status_code == 200
+    assert "'nonsense' is not an address" in caplog.text
+
+
 def test_a_trusted_proxys_forwarded_address_is_used(client):
     settings = {
         "CALLBACK_TOKEN": TOKEN,

@@ -7,6 +7,7 @@ from django_huyi_sms.checks import check_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
+from django_huyi_sms.auth import SmsCodeBackend
 from django_huyi_sms.conf import DEFAULTS, huyi_settings
 
 
@@ -80,3 +81,60 @@ def test_the_check_is_registered():
 def test_unknown_product_is_improperly_configured():
     with pytest.raises(ImproperlyConfigured):
         huyi_settings.product("fax")
+
+
+@pytest.mark.parametrize("value", ["abc", "2", -1, 1.5, True, [1]])
+def test_a_bad_callback_proxy_count_is_an_error(value):
+    with override_settings(HUYI_SMS={"CALLBACK_PROXY_COUNT": value}):
+        errors = [e for e in check_settings() if e.id == "huyi_sms.E003"]
+    assert len(errors) == 1 and errors[0].hint and repr(value) in errors[0].msg
+
+
+@pytest.mark.parametrize("value", [0, 2, None])
+def test_a_good_callback_proxy_count_passes(value):
+    with override_settings(HUYI_SMS={"CALLBACK_PROXY_COUNT": value}):
+        assert "huyi_sms.E003" not in [e.id for e in check_settings()]
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1", b"127.0.0.1", 127, {"ip": "127.0.0.1"}])
+def test_callback_allowed_ips_that_is_not_a_list_is_an_error(value):
+    with override_settings(HUYI_SMS={"CALLBACK_ALLOWED_IPS": value}):
+        errors = [e for e in check_settings() if e.id == "huyi_sms.E004"]
+    assert len(errors) == 1 and "must be a list" in errors[0].msg and errors[0].hint
+
+
+def test_entries_of_callback_allowed_ips_that_are_not_addresses_are_an_error():
+    with override_settings(HUYI_SMS={"CALLBACK_ALLOWED_IPS": ["203.0.113.7", "203.0.113.0/24", "nonsense", "::1", 5]}):
+        errors = [e for e in check_settings() if e.id in ("huyi_sms.E004", "huyi_sms.E005")]
+    assert [e.id for e in errors] == ["huyi_sms.E005"]
+    assert "'nonsense', 5" in errors[0].msg
+
+
+@pytest.mark.parametrize("value", [[], ("203.0.113.7",), ["2001:db8::/32"], None])
+def test_good_callback_allowed_ips_pass(value):
+    with override_settings(HUYI_SMS={"CALLBACK_ALLOWED_IPS": value}):
+        assert not {"huyi_sms.E004", "huyi_sms.E005"} & {e.id for e in check_settings()}
+
+
+def test_sms_code_backend_missing_from_authentication_backends_warns():
+    with override_settings(AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]):
+        [warning] = [e for e in check_settings() if e.id == "huyi_sms.W003"]
+    assert warning.msg.startswith("django_huyi_sms.auth.SmsCodeBackend is not in AUTHENTICATION_BACKENDS")
+    assert "will not keep the user signed in" in warning.msg
+    assert "SmsCodeBackend" in warning.hint and "SILENCED_SYSTEM_CHECKS" in warning.hint
+
+
+@pytest.mark.parametrize(
+    "backends",
+    [
+        ["django.contrib.auth.backends.ModelBackend", "django_huyi_sms.auth.SmsCodeBackend"],
+        ["tests.test_settings.MySmsCodeBackend"],  # a subclass counts
+    ],
+)
+def test_no_warning_when_sms_code_backend_is_there(backends):
+    with override_settings(AUTHENTICATION_BACKENDS=backends):
+        assert "huyi_sms.W003" not in [e.id for e in check_settings()]
+
+
+class MySmsCodeBackend(SmsCodeBackend):
+    """A site's own subclass, as allauth-style customisation would have it."""

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Iterable
+from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
@@ -30,9 +33,56 @@ class PushRefused(Exception):
         super().__init__(reason)
 
 
+def proxy_count(value: Any) -> int | None:
+    """``CALLBACK_PROXY_COUNT`` as a number of proxies, or ``None`` when it is not a whole number ≥ 0.
+
+    ``None`` (unset) counts as 0. Shared with ``checks.py``, which reports an
+    invalid value as ``huyi_sms.E003``.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def invalid_allowed_ips(value: Any) -> list[Any] | None:
+    """The entries of ``CALLBACK_ALLOWED_IPS`` that are not an address or a network.
+
+    ``None`` when the value is not a list (or tuple, or set) at all: a string
+    would otherwise be read character by character. Shared with ``checks.py``
+    (``huyi_sms.E004`` / ``E005``).
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        return None
+    return [entry for entry in value if _network(entry) is None]
+
+
+def _network(entry: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not isinstance(entry, str):
+        return None
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _configured_proxy_count() -> int | None:
+    try:
+        return proxy_count(huyi_settings.CALLBACK_PROXY_COUNT)
+    except ImproperlyConfigured:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address, honouring ``CALLBACK_PROXY_COUNT`` trusted proxies."""
-    proxies = int(huyi_settings.CALLBACK_PROXY_COUNT or 0)
+    """The caller's address, honouring ``CALLBACK_PROXY_COUNT`` trusted proxies.
+
+    With an invalid ``CALLBACK_PROXY_COUNT`` this is ``REMOTE_ADDR`` (it is only
+    used for log lines then: :func:`authenticate_push` refuses every push).
+    """
+    proxies = _configured_proxy_count() or 0
     remote = request.META.get("REMOTE_ADDR", "")
     if proxies <= 0:
         return remote
@@ -43,29 +93,49 @@ def client_ip(request: HttpRequest) -> str:
     return remote
 
 
-def _ip_allowed(ip: str, allowed: list[str]) -> bool:
+def _ip_allowed(ip: str, allowed: Iterable[Any]) -> bool:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
     for entry in allowed:
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
+        network = _network(entry)
+        if network is None:
             logger.error("CALLBACK_ALLOWED_IPS entry %r is not an address or network; ignored", entry)
+        elif address in network:
+            return True
     return False
 
 
+def _refuse_misconfigured(reason: str) -> PushRefused:
+    # An error, not the usual warning: no push at all gets through until someone fixes the settings.
+    logger.error("every push is refused: %s (manage.py check explains)", reason)
+    return PushRefused(reason)
+
+
 def authenticate_push(request: HttpRequest) -> None:
-    """Raise :class:`PushRefused` unless the request carries the token (and comes from an allowed IP)."""
-    expected = huyi_settings.CALLBACK_TOKEN or ""
+    """Raise :class:`PushRefused` unless the request carries the token (and comes from an allowed IP).
+
+    Settings that cannot be read as meant (a ``CALLBACK_PROXY_COUNT`` that is
+    not a whole number, a ``CALLBACK_ALLOWED_IPS`` that is not a list) refuse
+    every push with an error logged, rather than answer 500 or guess: the
+    system checks ``huyi_sms.E003`` / ``E004`` name the mistake.
+    """
+    try:
+        expected = huyi_settings.CALLBACK_TOKEN or ""
+        allowed = huyi_settings.CALLBACK_ALLOWED_IPS or []
+        proxies = huyi_settings.CALLBACK_PROXY_COUNT
+    except ImproperlyConfigured as exc:
+        raise _refuse_misconfigured(f"HUYI_SMS is invalid ({exc})") from None
     if not expected:
         raise PushRefused("CALLBACK_TOKEN is not set: pushes are refused until it is")
     given = request.GET.get("token", "")
-    if not given or not constant_time_compare(given, expected):
+    if not given or not constant_time_compare(given, str(expected)):
         raise PushRefused("missing or wrong token")
-    allowed = huyi_settings.CALLBACK_ALLOWED_IPS or []
+    if proxy_count(proxies) is None:
+        raise _refuse_misconfigured("CALLBACK_PROXY_COUNT is not a whole number, 0 or more")
+    if invalid_allowed_ips(allowed) is None:
+        raise _refuse_misconfigured("CALLBACK_ALLOWED_IPS is not a list")
     if allowed:
         ip = client_ip(request)
         if not _ip_allowed(ip, allowed):
