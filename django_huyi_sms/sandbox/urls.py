@@ -13,6 +13,7 @@ app_name = "huyi_sandbox"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("templates/review/", views.review_template, name="review_template"),
     re_path(r"^phone/(?P<mobile>[^/]+)\.json$", views.phone_json, name="phone_json"),
     re_path(r"^phone/(?P<mobile>[^/]+)/$", views.phone, name="phone"),
     *(path(route, views.provider, {"product": product}, name=product) for route, product in ROUTES.items()),

@@ -2,7 +2,7 @@
 
 Thin: every answer comes from the shared gateway (``state.get_gateway``).
 The provider endpoints are CSRF-exempt, as the provider's are; the reply form
-is not.
+and the template review form are not.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import re
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .gateway import phone_payload
 from .state import get_gateway
@@ -34,6 +35,33 @@ class ReplyForm(forms.Form):
     )
 
 
+class TemplateReviewForm(forms.Form):
+    """The provider's review of a template submitted with AddTemplate: approve or reject, with a reason."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    templateid = forms.IntegerField(label=_("Template id"), min_value=1, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(label=_("Decision"), choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))])
+    msg = forms.CharField(
+        label=_("Reason"),
+        max_length=255,  # what the template push's msg may hold
+        required=False,
+        strip=True,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. the signature is not registered")}),
+    )
+
+    def __init__(self, *args: object, templateids: set[int], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.templateids = templateids
+
+    def clean_templateid(self) -> int:
+        templateid = self.cleaned_data["templateid"]
+        if templateid not in self.templateids:
+            raise forms.ValidationError(_("The sandbox has no template %(templateid)s."), params={"templateid": templateid})
+        return templateid
+
+
 @csrf_exempt
 def provider(request: HttpRequest, product: str) -> HttpResponse:
     """One of the provider's endpoints (``?method=Submit`` / ``GetNum`` / ``AddTemplate``)."""
@@ -49,14 +77,43 @@ def provider(request: HttpRequest, product: str) -> HttpResponse:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """Every number that received a message, the latest first, with counts."""
+    """Every number that received a message, the latest first, with counts; and the templates to review."""
+    return _render_index(request, review_error=None, reviewed=request.GET.get("reviewed", ""))
+
+
+def _render_index(request: HttpRequest, *, review_error: TemplateReviewForm | None, reviewed: str) -> HttpResponse:
     gateway = get_gateway()
     phones = [
         {"mobile": mobile, "count": len(received), "latest": received[0] if received else None}
         for mobile in gateway.phones()
         for received in [gateway.messages_for(mobile)]
     ]
-    return render(request, "django_huyi_sms/sandbox/index.html", {"phones": phones})
+    context = {
+        "phones": phones,
+        "templates": list(reversed(gateway.templates)),  # the latest submitted first
+        "review_error": review_error,
+        "reviewed": reviewed if reviewed.isdigit() else "",
+        "template_url_set": bool(gateway.template_url),
+    }
+    return render(request, "django_huyi_sms/sandbox/index.html", context, status=400 if review_error else 200)
+
+
+@require_POST
+def review_template(request: HttpRequest) -> HttpResponse:
+    """Approve or reject a template, as the provider's reviewers would; pushed to TEMPLATE_URL."""
+    gateway = get_gateway()
+    form = TemplateReviewForm(request.POST, templateids={template.templateid for template in gateway.templates})
+    if not form.is_valid():
+        return _render_index(request, review_error=form, reviewed="")
+    templateid = form.cleaned_data["templateid"]
+    try:
+        gateway.review_template(
+            templateid, approved=form.cleaned_data["decision"] == TemplateReviewForm.APPROVE, msg=form.cleaned_data["msg"]
+        )
+    except KeyError:  # the gateway was rebuilt (its settings changed) since the form was checked
+        form.add_error("templateid", _("The sandbox has no template %(templateid)s.") % {"templateid": templateid})
+        return _render_index(request, review_error=form, reviewed="")
+    return redirect(f"{reverse('huyi_sandbox:index')}?reviewed={templateid}")
 
 
 @require_http_methods(["GET", "POST"])
