@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from django_huyi_sms import balances, signals
 from django_huyi_sms.backends.base import OfflineBackend
-from django_huyi_sms.models import SmsLog, SmsTemplate, StatusReceipt, UpstreamReply, OptOut, OtpRecord
+from django_huyi_sms.models import OptOut, OtpRecord, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
 
 pytestmark = pytest.mark.django_db
 

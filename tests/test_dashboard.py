@@ -34,7 +34,7 @@ def test_the_dashboard_draws_three_charts_without_scripts_or_cdn(admin_client):
     response = admin_client.get(reverse(DASHBOARD))
     assert response.status_code == 200
     page = response.content.decode()
-    svgs = re.findall(r'<svg [^>]*class="huyi-chart".*?</svg>', page, re.S)
+    svgs = re.findall(r'<svg [^>]*class="huyi-chart".*?</svg>', page, re.DOTALL)
     assert len(svgs) == 3
     assert len(re.findall(r"<rect ", svgs[0])) == 30  # one bar a day
     assert "<script" not in "".join(svgs)

@@ -53,7 +53,7 @@ def format_duration(value: timedelta | None) -> str:
         return ""
     if seconds < 60:
         return gettext("%(seconds).1f s") % {"seconds": seconds}
-    minutes, seconds = divmod(int(round(seconds)), 60)
+    minutes, seconds = divmod(round(seconds), 60)
     if minutes < 60:
         return gettext("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": seconds}
     hours, minutes = divmod(minutes, 60)

@@ -68,8 +68,8 @@ class SmsLogAdmin(ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("A whole mobile number or an smsid.")
     # Only orders an index serves: any other would sort the whole table.
     sortable_by = ("created_at",)
-    inlines = [StatusReceiptInline, UpstreamReplyInline]
-    actions = ["resend_selected", "export_csv"]
+    inlines = (StatusReceiptInline, UpstreamReplyInline)
+    actions = ("resend_selected", "export_csv")
     change_list_template = "admin/huyi_sms/smslog/change_list.html"
 
     # -- the list ---------------------------------------------------------------------
