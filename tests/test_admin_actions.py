@@ -89,3 +89,12 @@ def test_export_shows_whole_numbers_to_users_with_the_permission(admin_client):
     chosen = log_row()
     rows = read_csv(act(admin_client, "export_csv", [chosen], follow=False))
     assert rows[1][rows[0].index("mobile")] == "13800138000"
+
+
+def test_export_never_hands_excel_a_formula(admin_client):
+    chosen = log_row(content="=HYPERLINK(\"http://example.invalid\")【测试】", provider_msg="-1 失败")
+    rows = read_csv(act(admin_client, "export_csv", [chosen], follow=False))
+    header, row = rows
+    assert row[header.index("content")].startswith("'=")
+    assert row[header.index("provider message")] == "'-1 失败"
+

@@ -92,3 +92,16 @@ def test_the_capped_paginator_is_exact_under_the_cap_and_stops_counting_over_it(
         assert count == 11  # "more than 10": the pages after stay reachable one by one
     assert "LIMIT 11" in queries.captured_queries[0]["sql"]
     assert list(Small(queryset, 10).page(2).object_list) == list(queryset[10:20])
+
+
+def test_the_list_says_when_its_count_is_an_estimate(admin_client, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 2)
+    for _ in range(3):
+        SmsLog.objects.create(mobile="13800138000", content="【测试】通知")
+    page = admin_client.get(reverse("admin:huyi_sms_smslog_changelist")).content.decode()
+    assert "huyi-estimated-count" in page
+    # "About 3" here; on PostgreSQL the planner's estimate, at least 3.
+    assert re.search(r"About (\d+) SMS logs", page) and int(re.search(r"About (\d+)", page).group(1)) >= 3
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    page = admin_client.get(reverse("admin:huyi_sms_smslog_changelist")).content.decode()
+    assert "huyi-estimated-count" not in page and "3 SMS logs" in page

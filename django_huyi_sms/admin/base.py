@@ -89,10 +89,13 @@ class ScaleAdminMixin:
         if not term or not self.exact_search_fields:
             return queryset, False
         terms = {term}
+        # The ways a mainland number is written with its country code (validation.normalize_mobile's).
         if term.startswith("+86"):
             terms.add(term[3:])
         elif term.startswith("0086"):
             terms.add(term[4:])
+        elif len(term) == 13 and term.startswith("86"):
+            terms.add(term[2:])
         condition = Q()
         for field in self.exact_search_fields:
             condition |= Q(**{f"{field}__in": sorted(terms)})

@@ -18,6 +18,20 @@ from .display import shown_content, time_to_delivery
 CHUNK_SIZE = 2000
 
 
+# A cell starting with one of these is a formula to Excel: a message text must never run as one.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    if not value.startswith(_FORMULA_STARTS):
+        return value
+    try:
+        float(value)  # a negative number is a number, not a formula
+    except ValueError:
+        return "'" + value
+    return value
+
+
 class _Echo:
     """A file-like object whose ``write`` hands the line back, for ``csv.writer`` (Django's streaming CSV recipe)."""
 
@@ -83,7 +97,7 @@ def csv_response(request: HttpRequest, queryset: QuerySet[SmsLog]) -> StreamingH
     def lines() -> Iterator[str]:
         yield "\ufeff" + writer.writerow(header())
         for row in rows(request, queryset):
-            yield writer.writerow(row)
+            yield writer.writerow([_cell(value) for value in row])
 
     filename = timezone.localtime().strftime("sms-logs-%Y%m%d-%H%M%S.csv")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
