@@ -42,7 +42,7 @@ def ihuyi(url: str, **extra):
 def balance_box(response) -> str:
     page = response.content.decode()
     start = page.index('id="huyi-balances"')
-    return page[start : page.index("</div>", start)]
+    return page[start : page.index("</div>", start)]  # the box holds no other div
 
 
 def test_the_balance_of_each_configured_product_is_shown(admin_client, monkeypatch):

@@ -63,3 +63,15 @@ def test_an_empty_month_draws_empty_charts(admin_client):
     response = admin_client.get(reverse(DASHBOARD))
     assert response.status_code == 200
     assert "0 messages in the last 30 days." in response.content.decode()
+
+
+def test_chart_axes_read_true():
+    from django_huyi_sms.admin.charts import Point, bar_chart, line_chart
+
+    one = bar_chart("t", [Point("a", 1), Point("b", 0)], fmt=lambda v: f"{v:.0f}")
+    labels = re.findall(r'text-anchor="end">([^<]*)<', one)
+    assert labels == ["0", "1"]  # no second "0" half-way up
+    three = bar_chart("t", [Point("a", 3)], fmt=lambda v: f"{v:.0f}")
+    assert re.findall(r'text-anchor="end">([^<]*)<', three) == ["0", "2", "4"]
+    escaped = line_chart("<b>", [Point("<i>", 1.0)])
+    assert "<b>" not in escaped and "<i>" not in escaped and "&lt;i&gt;" in escaped

@@ -6,6 +6,7 @@ like any other template output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,12 +30,16 @@ def _scale(values: Sequence[float | None], ceiling: float | None) -> float:
 
 def _axes(points: Sequence[Point], top: float, fmt: Callable[[float], str]) -> SafeString:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    # Gridlines at 0, half and the top; a half that reads like a neighbour (0.5 → "0" for counts) is left out.
+    ticks_at: dict[str, float] = {}
+    for fraction in (0, 0.5, 1):
+        ticks_at.setdefault(fmt(top * fraction), fraction)
     ticks = format_html_join(
         "",
         '<line x1="{}" y1="{}" x2="{}" y2="{}" class="grid"/><text x="{}" y="{}" text-anchor="end">{}</text>',
         (
-            (LEFT, y, LEFT + plot_w, y, LEFT - 4, y + 4, fmt(top * fraction))
-            for fraction in (0, 0.5, 1)
+            (LEFT, y, LEFT + plot_w, y, LEFT - 4, y + 4, label)
+            for label, fraction in ticks_at.items()
             for y in [round(TOP + plot_h * (1 - fraction), 1)]
         ),
     )
@@ -70,6 +75,8 @@ def bar_chart(title: str, points: Sequence[Point], *, fmt: Callable[[float], str
     if not points:
         return _frame(title, mark_safe(""))
     top = _scale([p.value for p in points], None)
+    if top > 1:
+        top = math.ceil(top / 2) * 2  # counts: an even top puts a whole number on the half-way line
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(points)
     bars = format_html_join(

@@ -41,6 +41,7 @@ def test_an_operator_finds_a_delivered_send_and_its_receipt(example_site, page, 
     assert rows.first.locator(".huyi-status-delivered").is_visible()
     # A superuser has view_full_mobile: the whole number is shown.
     assert MOBILE in rows.first.inner_text()
+    page.screenshot(path=str(artifacts_dir / "admin-sends-delivered.png"), full_page=True)
 
     with page.expect_navigation():
         rows.first.locator("th a").click()
@@ -52,3 +53,9 @@ def test_an_operator_finds_a_delivered_send_and_its_receipt(example_site, page, 
     assert page.locator("#receipts-group td.field-msg").first.inner_text().strip() == "DELIVRD"
     assert page.locator("#receipts-group input[type=text], #receipts-group textarea").count() == 0
     page.screenshot(path=str(artifacts_dir / "admin-send-with-receipt.png"), full_page=True)
+
+    # And the dashboard draws its three charts from today's send, without any script.
+    page.goto(f"{example_site.url}/admin/huyi_sms/smslog/dashboard/")
+    assert page.locator("svg.huyi-chart").count() == 3
+    assert page.locator("svg.huyi-chart rect").count() == 30
+    page.screenshot(path=str(artifacts_dir / "admin-dashboard.png"), full_page=True)
