@@ -8,7 +8,7 @@ the median is found with window functions over each day's delivery times.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Window
 from django.db.models.functions import RowNumber, TruncDate
@@ -46,7 +46,7 @@ def daily_stats(days: int = 30, *, today: date | None = None) -> list[DayStats]:
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
     tz = timezone.get_current_timezone()
-    start = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()), tz)
+    start = timezone.make_aware(datetime.combine(first, time.min), tz)
     in_range = SmsLog.objects.filter(created_at__gte=start).annotate(day=TruncDate("created_at", tzinfo=tz))
 
     counts = {
