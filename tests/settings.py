@@ -2,6 +2,7 @@
 DATABASE_URL / REDIS_URL are set (see .ci/run)."""
 
 import os
+import tempfile
 
 import dj_database_url
 
@@ -65,6 +66,16 @@ DATABASES = {
 # Several runs at once on one PostgreSQL server (two checkouts, a helper) each need their own test database.
 if os.environ.get("HUYI_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["HUYI_TEST_DB_NAME"]}
+if not os.environ.get("DATABASE_URL"):
+    # On SQLite the test database is a file, not memory: the live-server tests (the sandbox flows)
+    # serve requests from other threads, and only a file gives each thread its own connection.
+    # One file per run (the pid) in the temporary directory, so parallel runs do not share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"huyi-tests-{os.getpid()}.sqlite3"),
+    }
+    # Writers from several threads: take the write lock when a transaction begins (and wait for
+    # it), rather than fail with "database is locked" when a reading transaction starts to write.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
