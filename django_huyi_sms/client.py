@@ -311,8 +311,7 @@ class IhuyiClient:
 
         The dynamic password here is ``md5(apikey)`` — no time (ihuyi-api.md).
         """
-        if content is None or not str(content).strip():
-            raise error_for_code(404)
+        content = validation.validate_template(content)
         self._check_credentials()
         password = MaskedSecret(md5_hex(self._api_key)) if self.sign_mode == SIGN_DYNAMIC else self._api_key
         reply = self._call("AddTemplate", {"account": self.account, "password": password, "content": content})

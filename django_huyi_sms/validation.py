@@ -29,6 +29,7 @@ __all__ = [
     "prepare_mobile",
     "validate_content",
     "validate_purpose",
+    "validate_template",
     "count_parts",
     "find_signatures",
     "find_emoji",
@@ -236,6 +237,20 @@ def _check_characters(content: str) -> None:
             None,
             detail=f"content holds a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}",
         )
+
+
+def validate_template(content: str) -> str:
+    """Check a template's text as AddTemplate would; return it unchanged.
+
+    Raises ``HuyiContentError``: 404 (empty), or code ``None`` for a control
+    character (see :func:`_check_characters`). Variables (``【变量】``) are not
+    signatures, so the Submit checks on ``【…】`` do not apply.
+    """
+    if content is None or not str(content).strip():
+        raise error_for_code(404)
+    content = str(content)
+    _check_characters(content)
+    return content
 
 
 def validate_purpose(purpose: str | None, *, max_length: int) -> str:

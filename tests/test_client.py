@@ -13,6 +13,7 @@ import pytest
 from django_huyi_sms.client import IhuyiClient, parse_reply
 from django_huyi_sms.exceptions import (
     HuyiConfigurationError,
+    HuyiContentError,
     HuyiResponseError,
     HuyiTransportError,
 )
@@ -243,3 +244,13 @@ def test_the_key_is_not_in_a_technical_500_page(fake_provider, sign_mode, call):
         assert hashlib.md5(SECRET.encode()).hexdigest() not in report  # nor AddTemplate's md5(key).
     if sign_mode == "plain":  # The key still went out as the password, unchanged.
         assert fake_provider.requests[-1].form["password"] == SECRET
+
+
+def test_a_template_with_a_control_character_is_refused_before_any_http_call(fake_provider):
+    with pytest.raises(HuyiContentError) as caught:
+        client_for(fake_provider).add_template("您的验证码是【变量】\x00")
+    assert caught.value.code is None and "U+0000" in str(caught.value)
+    with pytest.raises(HuyiContentError) as caught:
+        client_for(fake_provider).add_template("  ")
+    assert caught.value.code == 404
+    assert fake_provider.requests == []

@@ -212,6 +212,7 @@ def test_addtemplate_takes_the_plain_key_or_its_md5(gateway: SandboxGateway) -> 
     assert int(hashed["templateid"]) > int(plain["templateid"]) > 0
     assert code_of(call(gateway, "AddTemplate", account=ACCOUNT, password=md5_hex("nope"), content=template)) == 405
     assert code_of(call(gateway, "AddTemplate", account=ACCOUNT, password=KEY, content=" ")) == 404
+    assert code_of(call(gateway, "AddTemplate", account=ACCOUNT, password=KEY, content="验证码【变量】\x00")) == 0
     assert code_of(call(gateway, "AddTemplate", account=ACCOUNT, password=KEY, content="赌博【变量】")) == 407
     assert [t.content for t in gateway.templates] == [template, template]
 

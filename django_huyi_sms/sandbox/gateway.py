@@ -34,7 +34,14 @@ from xml.sax.saxutils import escape
 
 from ..client import PRODUCTS, dynamic_password, md5_hex
 from ..exceptions import ACCEPTED, RESULT_CODES, HuyiApiError, error_for_code
-from ..validation import count_parts, find_signatures, normalize_mobile, validate_content, validate_mobiles
+from ..validation import (
+    count_parts,
+    find_signatures,
+    normalize_mobile,
+    validate_content,
+    validate_mobiles,
+    validate_template,
+)
 from .pusher import Pusher, PushRecord, is_push_url
 
 __all__ = [
@@ -394,9 +401,7 @@ class SandboxGateway:
         account = fields["account"]
         self._authenticate(fields, signed=None)
         self._check_account(account, remote_addr)
-        content = fields["content"]
-        if not content.strip():
-            raise error_for_code(404)
+        content = validate_template(fields["content"])
         self._check_sensitive_words(content)
         with self._lock:
             templateid = next(self._template_ids)
