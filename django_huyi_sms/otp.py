@@ -172,7 +172,8 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool
     # The limits are committed before the HTTP call, so concurrent requests see them
     # at once and the lock is not held while the provider answers.
     try:
-        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose)
+        # The row logs the message with the code starred out: a code is never stored in clear.
+        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
     except HuyiApiError:
         with transaction.atomic():
             OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED)

@@ -7,6 +7,7 @@ rows for template submissions. Views, forms, commands and admin actions call it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -46,8 +47,12 @@ def send_sms(
     purpose: str = "",
     user: Any = None,
     fail_silently: bool = False,
+    redact: Sequence[str] = (),
 ) -> SmsLog:
     """Send ``content`` to one ``mobile`` now, and return its ``SmsLog`` row.
+
+    ``redact`` lists secrets in ``content`` (a one-time code) that the provider
+    gets but the row never stores: they are starred out in ``SmsLog.content``.
 
     The row is written as ``queued`` before the HTTP call, then becomes
     ``submitted`` (with the provider's ``smsid``) or ``failed`` (with the
@@ -68,13 +73,21 @@ def send_sms(
     log = SmsLog.objects.create(
         product=message.product,
         mobile=message.mobile,
-        content=message.content,
+        content=_redacted(message.content, redact),
         parts=message.parts,
         purpose=purpose or "",
         user=user if getattr(user, "pk", None) else None,
     )
     deliver(log, message, fail_silently=fail_silently)
     return log
+
+
+def _redacted(content: str, secrets: Sequence[str]) -> str:
+    """``content`` with each secret starred out, keeping its length (and so the billed parts)."""
+    for secret in secrets:
+        if secret:
+            content = content.replace(secret, "*" * len(secret))
+    return content
 
 
 def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -> SmsLog:

@@ -56,6 +56,10 @@ def test_request_sends_a_code_as_an_sms_and_stores_only_a_hash(caplog):
     assert code not in repr(stored) and code not in str(stored)
     assert code not in caplog.text
     assert record.sms_log == SmsLog.objects.get() and record.sms_log.purpose == "login"
+    # The provider got the code; the log row keeps the message with the code starred out.
+    log = SmsLog.objects.get()
+    assert code not in log.content and log.content == "您的验证码是：******。请不要把验证码泄露给其他人。"
+    assert log.parts == 1
 
 
 def test_the_right_code_verifies_once():
