@@ -75,14 +75,8 @@ def read_balance(product: str = "sms") -> BalanceReading:
 
 
 def balance_products() -> list[str]:
-    """The products whose balance is worth showing: configured, and bought.
-
-    ``configured_products()`` counts every product, since each inherits the
-    top-level APIID and APIKEY; but each product the user bought has its own
-    pair (``PRODUCTS``), so only ``sms`` and the products listed there are asked.
-    """
-    listed = set(huyi_settings.PRODUCTS or {})
-    return [product for product in huyi_settings.configured_products() if product == "sms" or product in listed]
+    """The products whose balance is shown: the site's configured products."""
+    return huyi_settings.configured_products()
 
 
 def current_balances() -> list[BalanceReading]:

@@ -209,8 +209,13 @@ class HuyiSettings:
         return config
 
     def configured_products(self) -> list[str]:
-        """The products with an APIID and APIKEY set."""
-        return [name for name in PRODUCTS if self.product(name).configured]
+        """The products this site uses: ``sms`` and those listed in ``PRODUCTS``, with an APIID and APIKEY.
+
+        Every product inherits the top-level pair, but each product bought from ihuyi
+        has its own (``PRODUCTS``), so an unlisted product is not one the site has.
+        """
+        listed = set(self.PRODUCTS or {})
+        return [name for name in PRODUCTS if (name == "sms" or name in listed) and self.product(name).configured]
 
     def reload(self) -> None:
         self._cache.clear()
