@@ -189,13 +189,12 @@ def add_template(content: str, *, product: str = "sms") -> SmsTemplate:
     """
     if product not in PRODUCTS:
         raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
-    if content is None or not str(content).strip():
-        raise error_for_code(404)
-    result = get_backend().add_template(str(content), product)
+    content = validation.validate_template(content)
+    result = get_backend().add_template(content, product)
     template, _created = SmsTemplate.objects.update_or_create(
         product=product,
         templateid=result.templateid,
-        defaults={"content": str(content), "status": SmsTemplate.Status.PENDING},
+        defaults={"content": content, "status": SmsTemplate.Status.PENDING},
     )
     return template
 

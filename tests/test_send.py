@@ -210,3 +210,11 @@ def test_repr_and_str_mask_the_number():
     log = django_huyi_sms.send_sms("13800138000", CODE_TEXT)
     assert "13800138000" not in repr(log) and "138****8000" in repr(log)
     assert "138****8000" in str(log)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content", ["", "   ", "您的验证码是：【变量】\x00"])
+def test_add_template_refuses_empty_text_and_control_characters_before_any_call(content):
+    with pytest.raises(HuyiContentError):
+        django_huyi_sms.add_template(content)
+    assert not SmsTemplate.objects.exists()
