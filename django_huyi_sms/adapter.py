@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import purposes
 from .conf import huyi_settings
 from .exceptions import ChallengeFailed
 from .validation import normalize_mobile
@@ -61,9 +62,9 @@ class HuyiAdapter:
         a ``password_reset`` code to a number with an active account, any other
         purpose to any number.
         """
-        if purpose not in ("login", "password_reset"):
+        if purpose not in purposes.FOR_ACCOUNTS:
             return True
-        if purpose == "login" and huyi_settings.OTP.get("CREATE_USER_ON_LOGIN"):
+        if purpose == purposes.LOGIN and huyi_settings.OTP.get("CREATE_USER_ON_LOGIN"):
             return True
         user = self.get_user_by_mobile(mobile)
         return user is not None and getattr(user, "is_active", True)
@@ -99,8 +100,12 @@ class HuyiAdapter:
         """Record ``mobile`` as ``user``'s verified number (a number belongs to one user at most)."""
         field = huyi_settings.USER_MOBILE_FIELD
         if field:
-            setattr(user, field, mobile)
-            user.save(update_fields=[field])
+            with transaction.atomic():
+                # Whoever proves the number now has it: nobody else may sign in with it.
+                users = get_user_model()._default_manager
+                users.filter(**{field: mobile}).exclude(pk=user.pk).update(**{field: ""})
+                setattr(user, field, mobile)
+                user.save(update_fields=[field])
             return
         from .models import UserMobile
 

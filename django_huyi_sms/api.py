@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
+from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,6 +83,7 @@ class OtpApiView(APIView):
         return serializer.validated_data
 
 
+@method_decorator(sensitive_post_parameters("code", "new_password"), name="dispatch")
 class OtpRequestView(OtpApiView):
     """Send a code. Answers the same whether or not a sign-in or reset number has an account."""
 
@@ -96,6 +99,11 @@ class OtpRequestView(OtpApiView):
         )
 
 
+class CsrfRequired(exceptions.PermissionDenied):
+    default_code = "csrf_failed"
+
+
+@method_decorator(sensitive_post_parameters("code", "new_password"), name="dispatch")
 class OtpVerifyView(OtpApiView):
     """Check a code and do what its purpose is for: sign in, set a new password, or verify a phone."""
 
@@ -103,27 +111,35 @@ class OtpVerifyView(OtpApiView):
         data = self.valid_data(VerifyCodeSerializer, request)
         purpose = data["purpose"]
         if purpose == flows.LOGIN:
-            user = flows.sign_in(request, data["mobile"], data["code"])
-            body: dict[str, Any] = {
-                "detail": gettext("Signed in."),
-                "user": {"id": user.pk, "username": user.get_username()},
-            }
-            token = _token_for(user)
-            if token is not None:
-                body["token"] = token
-            return Response(body)
+            return self.sign_in(request, data)
         if purpose == flows.PASSWORD_RESET:
             flows.reset_password(request, data["mobile"], data["code"], data["new_password"])
             return Response({"detail": gettext("Your password has been set.")})
         mobile = flows.verify_phone(request, data["mobile"], data["code"])
         return Response({"detail": gettext("Your mobile number is verified."), "mobile": mobile})
 
+    def sign_in(self, request: Request, data: dict[str, Any]) -> Response:
+        # A browser page of the site passes Django's CSRF check and gets a session; an app
+        # (no CSRF cookie) gets a token. A cross-site form gets neither, so it cannot sign
+        # a visitor's browser in to somebody else's account.
+        session = _passes_csrf_check(request)
+        if not session and not flows.token_auth_installed():
+            raise CsrfRequired(gettext("Send Django's CSRF token, or install rest_framework.authtoken for apps."))
+        user = flows.sign_in(request, data["mobile"], data["code"], session=session)
+        body: dict[str, Any] = {
+            "detail": gettext("Signed in."),
+            "user": {"id": user.pk, "username": user.get_username()},
+            "session": session,
+        }
+        token = flows.api_token(user)
+        if token is not None:
+            body["token"] = token
+        return Response(body)
 
-def _token_for(user: Any) -> str | None:
-    """A DRF auth token for ``user`` when ``rest_framework.authtoken`` is installed (apps keep it)."""
-    if not apps.is_installed("rest_framework.authtoken"):
-        return None
-    from rest_framework.authtoken.models import Token
 
-    token, _created = Token.objects.get_or_create(user=user)
-    return token.key
+def _passes_csrf_check(request: Request) -> bool:
+    try:
+        SessionAuthentication().enforce_csrf(request)
+    except exceptions.PermissionDenied:
+        return False
+    return True

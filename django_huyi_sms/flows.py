@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 
+from django.apps import apps
 from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
 
-from . import otp
+from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
 from .client import mask_mobile
@@ -23,26 +24,35 @@ from .exceptions import InvalidCode, NotSignedIn, OtpError
 from .models import OtpRecord
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
 
-__all__ = ["LOGIN", "PASSWORD_RESET", "VERIFY_PHONE", "FLOW_PURPOSES", "send_code", "authenticate_code", "sign_in",
-           "reset_password", "verify_phone"]
+__all__ = [
+    "LOGIN",
+    "PASSWORD_RESET",
+    "VERIFY_PHONE",
+    "FLOW_PURPOSES",
+    "send_code",
+    "authenticate_code",
+    "sign_in",
+    "api_token",
+    "reset_password",
+    "verify_phone",
+]
 
 logger = logging.getLogger("django_huyi_sms.flows")
 
-LOGIN = "login"
-PASSWORD_RESET = "password_reset"
-VERIFY_PHONE = "verify_phone"
-#: The purposes a code can be asked for through the views and the API.
-FLOW_PURPOSES = (LOGIN, PASSWORD_RESET, VERIFY_PHONE)
+LOGIN, PASSWORD_RESET, VERIFY_PHONE = purposes.LOGIN, purposes.PASSWORD_RESET, purposes.VERIFY_PHONE
+FLOW_PURPOSES = purposes.ALL
 
 
-def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord | None:
+def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
     """Ask for a ``purpose`` code to ``mobile``: what every "send code" button does.
 
-    Returns the record, or ``None`` when a sign-in or reset code was not sent
-    because the number has no account (the caller answers alike either way).
+    Returns the code's record. For sign-in and password reset the answer is the
+    same whether or not the number has an account (``otp.request_code_for_account``):
+    ``record.sms_log`` is ``None`` when no SMS left, which the caller must not show.
     Raises ``RateLimited``, ``ResendTooSoon``, ``DailyLimitReached``,
-    ``ChallengeFailed``, ``HuyiRecipientError`` (a malformed number), the
-    provider's ``HuyiApiError``, and ``ValueError`` for an unknown purpose.
+    ``ChallengeFailed``, ``NotSignedIn``, ``HuyiRecipientError`` (a malformed number),
+    for ``verify_phone`` the provider's ``HuyiApiError``, and ``ValueError`` for an
+    unknown purpose.
     """
     if purpose not in FLOW_PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(FLOW_PURPOSES)}")
@@ -68,11 +78,30 @@ def authenticate_code(request: HttpRequest, mobile: str, code: str) -> AbstractB
         raise
 
 
-def sign_in(request: HttpRequest, mobile: str, code: str) -> AbstractBaseUser:
-    """Check a login code and sign its user in to ``request``'s session."""
+def sign_in(request: HttpRequest, mobile: str, code: str, *, session: bool = True) -> AbstractBaseUser:
+    """Check a login code and return its user, signed in to ``request``'s session if ``session``.
+
+    A session is only for requests that passed Django's CSRF check; otherwise a
+    cross-site form could sign a visitor's browser in to the sender's account.
+    """
     user = authenticate_code(request, mobile, code)
-    login(request, user, backend=BACKEND_PATH)
+    if session:
+        login(request, user, backend=BACKEND_PATH)
     return user
+
+
+def api_token(user: AbstractBaseUser) -> str | None:
+    """``user``'s DRF auth token, when ``rest_framework.authtoken`` is installed (apps keep it)."""
+    if not token_auth_installed():
+        return None
+    from rest_framework.authtoken.models import Token
+
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def token_auth_installed() -> bool:
+    return apps.is_installed("rest_framework.authtoken")
 
 
 def reset_password(request: HttpRequest, mobile: str, code: str, new_password: str) -> AbstractBaseUser:

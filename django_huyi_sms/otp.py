@@ -24,8 +24,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
-from . import signals
+from . import purposes, signals
 from .adapter import get_adapter
 from .client import mask_mobile
 from .conf import huyi_settings
@@ -33,7 +34,6 @@ from .exceptions import (
     CodeExpired,
     DailyLimitReached,
     HuyiApiError,
-    HuyiRecipientError,
     InvalidCode,
     ResendTooSoon,
     TooManyAttempts,
@@ -45,8 +45,8 @@ __all__ = ["PURPOSES", "request_code", "request_code_for_account", "verify_code"
 
 logger = logging.getLogger("django_huyi_sms.otp")
 
-#: The purposes the app's own flows use; any short label works.
-PURPOSES = ("login", "password_reset", "verify_phone")
+#: The purposes the app's own flows use (``purposes.py``); any short label works.
+PURPOSES = purposes.ALL
 
 _HMAC_SALT = "django_huyi_sms.otp"
 
@@ -93,33 +93,26 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     for a malformed number and the send's ``HuyiApiError`` when the provider
     refuses (the attempt then does not count against the limits).
     """
-    record = _issue(mobile, purpose, request, send=True)
-    assert record is not None
-    return record
+    return _issue(mobile, purpose, request, deliver=True, conceal=False)
 
 
-def request_code_for_account(
-    mobile: str, *, purpose: str = "login", request: HttpRequest | None = None
-) -> OtpRecord | None:
-    """Like :func:`request_code`, but send only if the adapter's ``can_receive_code`` agrees.
+def request_code_for_account(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
+    """Like :func:`request_code`, for sign-in and password reset: it never tells who has an account.
 
-    For sign-in and password reset, where the answer must not tell whether a
-    number has an account: the checks and limits apply and count the same
-    either way, the call takes at least ``OTP["UNIFORM_RESPONSE_SECONDS"]``
-    either way, and only a number that may receive a code gets one. Returns
-    the record, or ``None`` when nothing was sent. Raises as ``request_code``.
+    Only a number the adapter's ``can_receive_code`` accepts gets an SMS; any
+    other gets a record all the same, whose code is never sent. So everything
+    that follows is alike for both: the answer, the limits (they count either
+    way), wrong tries counting towards ``MAX_ATTEMPTS``, expiry. A send the
+    provider refuses is not reported either (it is logged; the limits still
+    count), and the call takes at least ``OTP["UNIFORM_RESPONSE_SECONDS"]``.
+    ``record.sms_log`` is ``None`` when no SMS left. Raises the limits' and
+    checks' errors as ``request_code`` does, which are the same for every number.
     """
     started = time.monotonic()
-    purpose = _check_purpose(purpose)
     adapter = get_adapter()
     normalized = adapter.normalize_mobile(mobile)
-    try:
-        record = _issue(normalized, purpose, request, send=adapter.can_receive_code(normalized, purpose))
-    except HuyiRecipientError as error:
-        # The provider refused this number (4030 blacklisted): saying so would tell that
-        # it has an account, since a number without one never reaches the provider.
-        logger.warning("code for %s to %s refused by the provider: %s", purpose, mask_mobile(normalized), error)
-        record = None
+    deliver = adapter.can_receive_code(normalized, _check_purpose(purpose))
+    record = _issue(normalized, purpose, request, deliver=deliver, conceal=True)
     remaining = float(huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] or 0) - (time.monotonic() - started)
     if remaining > 0:
         _sleep(remaining)
@@ -130,8 +123,12 @@ def request_code_for_account(
 _sleep = time.sleep
 
 
-def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool) -> OtpRecord | None:
-    """Check and count the request, then (if ``send``) record and send a new code."""
+@sensitive_variables("code")
+def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: bool, conceal: bool) -> OtpRecord:
+    """Check and count the request, record a new code, and (if ``deliver``) send it.
+
+    With ``conceal``, a failed send is logged instead of raised, and still counts.
+    """
     purpose = _check_purpose(purpose)
     adapter = get_adapter()
     mobile = adapter.normalize_mobile(mobile)
@@ -153,10 +150,6 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool
         previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
         throttle.last_sent_at, throttle.day, throttle.sent_today = now, today, sent_today + 1
         throttle.save(update_fields=["last_sent_at", "day", "sent_today"])
-        if not send:
-            # Counted like a real request, so that the limits answer alike for every number.
-            logger.info("code for %s not sent to %s: the adapter refused it", purpose, mask_mobile(mobile))
-            return None
         OtpRecord.objects.filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE).update(
             status=OtpRecord.Status.SUPERSEDED
         )
@@ -169,12 +162,20 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool
             expires_at=now + timedelta(seconds=int(config["TTL"])),
             ip=_client_ip(request),
         )
+    if not deliver:
+        logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mask_mobile(mobile))
+        return record
     # The limits are committed before the HTTP call, so concurrent requests see them
     # at once and the lock is not held while the provider answers.
     try:
         # The row logs the message with the code starred out: a code is never stored in clear.
         log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
-    except HuyiApiError:
+    except HuyiApiError as error:
+        if conceal:
+            # Reporting it would tell that the number has an account (a number without one
+            # never reaches the provider); the record stays, like one that was never sent.
+            logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
+            return record
         with transaction.atomic():
             OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED)
             # A code that never left does not count against the number.
@@ -188,6 +189,7 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, send: bool
     return record
 
 
+@sensitive_variables("code")
 def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = None) -> OtpRecord:
     """Check ``code`` against the number's latest code for ``purpose``; use it up if right.
 

@@ -175,3 +175,63 @@ def test_no_body_makes_either_endpoint_answer_500(body, endpoint):
     response = APIClient().post(endpoint, json.dumps(body), content_type="application/json")
     assert response.status_code in (200, 400, 401, 429, 503), response.content
     assert "code" in response.json() or response.status_code == 200
+
+
+def test_a_cross_site_form_cannot_sign_a_browser_in_without_the_csrf_token():
+    make_user()
+    csrf_client = APIClient(enforce_csrf_checks=True)
+    csrf_client.post(REQUEST, {"mobile": MOBILE})  # asking for a code needs no session
+    response = csrf_client.post(VERIFY, {"mobile": MOBILE, "code": last_code()})
+    # No CSRF token: no session (an app gets its token instead).
+    assert response.status_code == 200
+    assert response.json()["session"] is False and response.json()["token"]
+    assert SESSION_KEY not in csrf_client.session
+
+
+def test_without_token_auth_a_sign_in_without_csrf_is_refused_before_the_code_is_used(monkeypatch):
+    from django_huyi_sms import flows
+
+    monkeypatch.setattr(flows, "token_auth_installed", lambda: False)
+    make_user()
+    csrf_client = APIClient(enforce_csrf_checks=True)
+    csrf_client.post(REQUEST, {"mobile": MOBILE})
+    response = csrf_client.post(VERIFY, {"mobile": MOBILE, "code": last_code()})
+    assert response.status_code == 403 and response.json()["code"] == "csrf_failed"
+    record = OtpRecord.objects.get()
+    assert record.status == OtpRecord.Status.ACTIVE and record.attempts == 0
+
+
+def test_with_the_csrf_token_a_browser_gets_a_session(client):
+    alice = make_user()
+    client_with_csrf = type(client)(enforce_csrf_checks=True)
+    token = client_with_csrf.get(reverse("huyi_sms:login")).context["csrf_token"]
+    headers = {"X-CSRFToken": str(token)}
+    client_with_csrf.post(REQUEST, {"mobile": MOBILE}, headers=headers)
+    response = client_with_csrf.post(VERIFY, {"mobile": MOBILE, "code": last_code()}, headers=headers)
+    assert response.status_code == 200 and response.json()["session"] is True
+    assert int(client_with_csrf.session[SESSION_KEY]) == alice.pk
+
+
+def test_codes_and_passwords_are_hidden_from_error_reports(monkeypatch):
+    from django.core.signals import got_request_exception
+
+    from django_huyi_sms import flows
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(flows, "reset_password", boom)
+    seen = []
+    receiver = lambda sender, request, **kwargs: seen.append(request)  # noqa: E731
+    got_request_exception.connect(receiver)
+    try:
+        api = APIClient(raise_request_exception=False)
+        body = {"mobile": MOBILE, "code": "123456", "purpose": "password_reset", "new_password": "Brand-new-passw0rd"}
+        assert api.post(VERIFY, body).status_code == 500
+    finally:
+        got_request_exception.disconnect(receiver)
+    from django.views.debug import SafeExceptionReporterFilter
+
+    post = SafeExceptionReporterFilter().get_post_parameters(seen[0])
+    assert post["code"] != "123456" and post["new_password"] != "Brand-new-passw0rd"
+    assert post["mobile"] == MOBILE

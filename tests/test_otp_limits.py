@@ -112,3 +112,13 @@ def test_no_code_and_no_api_key_in_any_log_line(client, caplog):
     assert not re.search(rf"(?<!\d){code}(?!\d)", logged)  # ... but never the code (an smsid may contain it)
     assert "sandbox-api-key" not in logged
     assert MOBILE not in logged  # numbers are masked
+
+
+@override_settings(RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP")
+@pytest.mark.parametrize("header", [None, "not-an-ip", "1.2.3.4, 5.6.7.8"])
+def test_a_missing_or_garbage_proxy_header_is_counted_by_address_not_a_500(header):
+    make_user()
+    extra = {"HTTP_X_REAL_IP": header} if header is not None else {}
+    response = APIClient().post(REQUEST, {"mobile": MOBILE}, **extra)
+    assert response.status_code == 200
+    assert sms_count() == 1

@@ -87,3 +87,16 @@ def test_otp_verified_names_the_user(client):
     finally:
         signals.otp_verified.disconnect(dispatch_uid="test-otp-verified")
     assert seen == [("login", alice), ("verify_phone", bob)]
+
+
+@override_settings(HUYI_SMS={"BACKEND": "django_huyi_sms.backends.locmem.LocmemBackend",
+                             "USER_MOBILE_FIELD": "last_name", "OTP": {"UNIFORM_RESPONSE_SECONDS": 0}})
+def test_with_user_mobile_field_a_number_still_belongs_to_one_user(client):
+    users = get_user_model().objects
+    users.create_user("alice", password="x", last_name=MOBILE)
+    bob = users.create_user("bob", password="x")
+    client.force_login(bob)
+    client.post(VERIFY, {"mobile": MOBILE, "send_code": "1"})
+    client.post(VERIFY, {"mobile": MOBILE, "code": last_code()})
+    assert list(users.filter(last_name=MOBILE)) == [bob]
+    assert get_adapter().get_user_by_mobile(MOBILE) == bob

@@ -1,0 +1,10 @@
+"""What a one-time code is for. Any short label works with ``otp.py``; these are the app's own."""
+
+LOGIN = "login"
+PASSWORD_RESET = "password_reset"
+VERIFY_PHONE = "verify_phone"
+
+#: The purposes a code can be asked for through the pages and the JSON API.
+ALL = (LOGIN, PASSWORD_RESET, VERIFY_PHONE)
+#: The purposes whose flows never tell whether a number has an account.
+FOR_ACCOUNTS = (LOGIN, PASSWORD_RESET)
