@@ -97,8 +97,16 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
 
 
 def _ascii_forms(text: str) -> str:
-    """``text`` with full-width digits, ``＋``, ``－``, ``，`` and the ideographic space in their ASCII forms."""
-    return unicodedata.normalize("NFKC", text)
+    """``text`` with full-width forms (``１``, ``＋``, ``－``, ``，`` …) and the ideographic space in ASCII.
+
+    Only those: NFKC would also turn ``①``, ``¹`` or ``𝟏`` into ``1``, which nobody types
+    as a phone number, so those stay malformed.
+    """
+    return text.translate(_FULL_WIDTH_TO_ASCII)
+
+
+# U+FF01..U+FF5E are the full-width forms of ASCII 0x21..0x7E; U+3000 is the ideographic space.
+_FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 def validate_mobile(mobile: str, *, international: bool = False) -> str:

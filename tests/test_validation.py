@@ -195,3 +195,15 @@ def test_full_width_numbers_and_commas_in_a_marketing_list():
     assert normalize_mobile("＋６３ ９１７ １２３ ４５６７", international=True) == "639171234567"
     with pytest.raises(HuyiRecipientError):
         normalize_mobile("+٦٣٩١٧١٢٣٤٥٦٧", international=True)
+
+
+@pytest.mark.parametrize("typed", ["１３８００１３８０００", "＋８６　１３８００１３８０００", "138－0013－8000"])
+def test_full_width_input_is_the_same_number(typed):
+    assert normalize_mobile(typed) == "13800138000"
+
+
+@pytest.mark.parametrize("odd", ["①③⑧⓪⓪①③⑧⓪⓪⓪", "¹³⁸⁰⁰¹³⁸⁰⁰⁰", "𝟏𝟑𝟖𝟎𝟎𝟏𝟑𝟖𝟎𝟎𝟎"])
+def test_other_non_ascii_digits_are_malformed(odd):
+    with pytest.raises(HuyiRecipientError) as caught:
+        normalize_mobile(odd)
+    assert caught.value.code == 406
