@@ -12,7 +12,6 @@ Pure Python; no Django.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import emoji
 
