@@ -126,6 +126,13 @@ class SmsTemplate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "templateid"], name="huyi_sms_unique_templateid"),
         ]
+        indexes = [
+            # The templates admin: newest first, its status and product filters, the search by id.
+            models.Index(fields=["-created_at"], name="huyi_sms_tpl_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="huyi_sms_tpl_status_idx"),
+            models.Index(fields=["product", "-created_at"], name="huyi_sms_tpl_product_idx"),
+            models.Index(fields=["templateid"], name="huyi_sms_tpl_templateid_idx"),
+        ]
 
     def __str__(self) -> str:
         excerpt = self.content if len(self.content) <= 40 else self.content[:39] + "…"
@@ -173,6 +180,7 @@ class StatusReceipt(models.Model):
             # The receipts admin: newest first, and the search by mobile.
             models.Index(fields=["-received_at"], name="huyi_sms_receipt_recv_idx"),
             models.Index(fields=["mobile", "-received_at"], name="huyi_sms_receipt_mobile_idx"),
+            models.Index(fields=["duplicate", "-received_at"], name="huyi_sms_receipt_dup_idx"),
         ]
 
     def __str__(self) -> str:
@@ -207,6 +215,12 @@ class UpstreamReply(models.Model):
         verbose_name = _("reply")
         verbose_name_plural = _("replies")
         ordering = ["-reply_time", "-id"]
+        indexes = [
+            # The replies admin: newest first, its opt-out filter, the search by smsid (mobile has db_index).
+            models.Index(fields=["-reply_time"], name="huyi_sms_reply_time_idx"),
+            models.Index(fields=["is_opt_out", "-reply_time"], name="huyi_sms_reply_optout_idx"),
+            models.Index(fields=["smsid"], name="huyi_sms_reply_smsid_idx"),
+        ]
 
     def __str__(self) -> str:
         excerpt = self.content if len(self.content) <= 30 else self.content[:29] + "…"
@@ -232,6 +246,11 @@ class OptOut(models.Model):
         verbose_name = _("opt-out")
         verbose_name_plural = _("opt-outs")
         ordering = ["-created_at"]
+        indexes = [
+            # The opt-outs admin: newest first and its reason filter (mobile is unique).
+            models.Index(fields=["-created_at"], name="huyi_sms_optout_created_idx"),
+            models.Index(fields=["reason", "-created_at"], name="huyi_sms_optout_reason_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{mask_mobile(self.mobile)} ({self.get_reason_display()})"
@@ -269,7 +288,12 @@ class OtpRecord(models.Model):
         verbose_name = _("one-time code")
         verbose_name_plural = _("one-time codes")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["mobile", "purpose", "-created_at"], name="huyi_sms_otp_lookup_idx")]
+        indexes = [
+            models.Index(fields=["mobile", "purpose", "-created_at"], name="huyi_sms_otp_lookup_idx"),
+            # The one-time codes admin: newest first and its status filter.
+            models.Index(fields=["-created_at"], name="huyi_sms_otp_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="huyi_sms_otp_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{mask_mobile(self.mobile)} {self.purpose} ({self.get_status_display()})"

@@ -5,14 +5,47 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from django_huyi_sms.admin.base import ScaleAdminMixin
 from django_huyi_sms.admin.pagination import CappedCountPaginator
 from django_huyi_sms.models import SmsLog, StatusReceipt
 
 pytestmark = pytest.mark.django_db
+
+SCALE_ADMINS = [
+    model_admin
+    for model, model_admin in admin.site._registry.items()
+    if model._meta.app_label == "huyi_sms" and isinstance(model_admin, ScaleAdminMixin)
+]
+
+
+def indexed_columns(model) -> list[list[str]]:
+    """The columns of each index of ``model``, in order (descending or not), unique ones included."""
+    columns = [[name.lstrip("-") for name in index.fields] for index in model._meta.indexes]
+    columns += [list(constraint.fields) for constraint in model._meta.constraints if getattr(constraint, "fields", ())]
+    columns += [[field.name] for field in model._meta.fields if field.db_index or field.unique]
+    return columns
+
+
+@pytest.mark.parametrize("model_admin", SCALE_ADMINS, ids=lambda model_admin: model_admin.model.__name__)
+def test_every_list_orders_filters_and_searches_along_an_index(model_admin):
+    model = model_admin.model
+    indexes = indexed_columns(model)
+    ordered_by = model._meta.ordering[0].lstrip("-")
+    # The default order: the first page is the top of an index, not a sort of the table.
+    assert [ordered_by] in [columns[:1] for columns in indexes], f"{model.__name__} orders by {ordered_by}"
+    for list_filter in model_admin.list_filter:
+        field = list_filter[0] if isinstance(list_filter, tuple) else list_filter
+        if field == ordered_by:  # a date range on the ordering column: the same index
+            continue
+        # Filtered and still in order: the filter's column, then the ordering column.
+        assert [field, ordered_by] in [columns[:2] for columns in indexes], f"{model.__name__} filter {field}"
+    for field in model_admin.exact_search_fields:
+        assert [field] in [columns[:1] for columns in indexes], f"{model.__name__} search {field}"
 
 
 
