@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 import django_huyi_sms
-from django_huyi_sms.models import OtpRecord, SmsLog
+from django_huyi_sms import otp
+from django_huyi_sms.models import SmsLog
 
 from .push_helpers import post_form, receipt_fields
 
@@ -87,28 +91,54 @@ def test_the_permission_shows_whole_numbers(client):
     assert b"13800138000" in client.get(reverse(CHANGELIST)).content
 
 
-def test_one_time_codes_are_starred_out_of_the_list_and_the_page(admin_client):
-    otp_send = log_row(content="【测试】您的验证码是：482913。请不要把验证码泄露给其他人。", purpose="login")
-    linked = log_row(content="【测试】您的验证码是：557201。", purpose="checkout")
-    OtpRecord.objects.create(
-        mobile="13800138000", purpose="checkout", code_hash="x" * 64, salt="s" * 32,
-        expires_at=timezone.now(), sms_log=linked,
-    )
+def test_a_code_request_shows_no_code_in_the_list_the_page_or_the_export(admin_client):
+    # The code is starred out where the row is written (send_sms(redact=[code])); the admin shows the row as is.
+    record = otp.request_code("13800138000", purpose="login")
+    record.refresh_from_db()
+    code = re.search(r"\d{4,8}", django_huyi_sms.outbox[-1].content).group()  # what the person got
     plain = log_row(content="【测试】订单 12345678 已发货。")
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
-    assert "482913" not in page and "557201" not in page and "******" in page
+    assert code not in page and "*" * len(code) in page
     assert "12345678" in page  # an ordinary notification keeps its numbers
-    detail = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[otp_send.pk])).content.decode()
-    assert "482913" not in detail and "您的验证码是：******" in detail
-    assert plain.pk
+    detail = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[record.sms_log_id])).content.decode()
+    assert code not in detail and "*" * len(code) in detail
+    response = admin_client.post(
+        reverse(CHANGELIST), {"action": "export_csv", "_selected_action": [record.sms_log_id, plain.pk]}
+    )
+    body = b"".join(response.streaming_content).decode("utf-8")
+    header, *rows = csv.reader(io.StringIO(body.lstrip("\ufeff")))
+    contents = sorted(row[header.index("content")] for row in rows)
+    assert len(contents) == 2 and code not in body
+    assert "*" * len(code) in contents[1] and "12345678" in contents[0]
 
 
-@pytest.mark.parametrize("term", ["13800138000", "+86 138 0013 8000", "8613800138000", "777001"])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "13800138000",
+        "+86 138 0013 8000",
+        "8613800138000",
+        "0086-138-0013-8000",
+        "１３８００１３８０００",  # full-width digits, as a Chinese input method types them
+        "＋８６ １３８ ００１３ ８０００",
+        "777001",
+    ],
+)
 def test_search_finds_a_message_by_whole_number_or_smsid(admin_client, term):
     wanted = log_row(smsid="777001")
     log_row(mobile="13900139000", smsid="777002")
     found = admin_client.get(reverse(CHANGELIST), {"q": term}).context["cl"].result_list
     assert list(found) == [wanted]
+
+
+def test_a_term_that_is_no_number_is_searched_as_an_smsid_only(admin_client):
+    log_row(smsid="abc123")
+    log_row(mobile="85291234567", product="international", smsid="777003")
+    assert len(admin_client.get(reverse(CHANGELIST), {"q": "abc123"}).context["cl"].result_list) == 1
+    assert list(admin_client.get(reverse(CHANGELIST), {"q": "13800138000x"}).context["cl"].result_list) == []
+    # An international number is searched as it is stored: country code and number.
+    found = admin_client.get(reverse(CHANGELIST), {"q": "+852 9123 4567"}).context["cl"].result_list
+    assert [log.smsid for log in found] == ["777003"]
 
 
 def test_search_is_exact_so_the_indexes_serve_it(admin_client):

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
+from .. import validation
 from ..client import mask_mobile
+from ..exceptions import HuyiRecipientError
 from .pagination import CappedCountPaginator
 
 #: The permission that shows whole mobile numbers (superusers have every permission).
 FULL_MOBILE_PERMISSION = "huyi_sms.view_full_mobile"
 
 _SEARCH_PUNCTUATION = re.compile(r"[\s\-()]")
-# A one-time code in a message: a run of 4 to 8 digits standing alone.
-_CODE_DIGITS = re.compile(r"(?<!\d)\d{4,8}(?!\d)")
 
 
 def can_see_full_mobile(request: HttpRequest) -> bool:
@@ -36,9 +39,33 @@ def shown_mobile(request: HttpRequest, mobile: str) -> str:
     return ",".join(mask_mobile(number) for number in str(mobile or "").split(","))
 
 
-def redact_codes(text: str) -> str:
-    """``您的验证码是：123456。`` → ``您的验证码是：******。``: one-time codes never reach a page."""
-    return _CODE_DIGITS.sub(lambda match: "*" * len(match.group()), text)
+def mobile_column(request: HttpRequest, field: str = "mobile") -> Callable[[Any], str]:
+    """A list or read-only column with ``obj.<field>`` masked unless ``request``'s user may see it whole.
+
+    Built per request because display functions are given only the row, and
+    whether the number is masked depends on who is looking.
+    """
+
+    @admin.display(description=_("mobile"))
+    def mobile(obj: Any) -> str:
+        return shown_mobile(request, getattr(obj, field))
+
+    return mobile
+
+
+def searched_mobile(term: str) -> str | None:
+    """``term`` as the number it is stored as (``+86 138-0013-8000``, ``１３８００１３８０００`` → ``13800138000``).
+
+    Read as a mainland number first, then as an international one (stored as
+    country code and number); ``None`` when it is neither, e.g. an smsid or a
+    template id.
+    """
+    for international in (False, True):
+        try:
+            return validation.normalize_mobile(term, international=international)
+        except HuyiRecipientError:
+            continue
+    return None
 
 
 def mask_raw_push(request: HttpRequest, raw: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +90,38 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class MaskedMobileMixin:
+    """Lists and pages that show ``mobile`` masked unless the user may see it whole.
+
+    ``list_display`` and ``detail_fields`` name ``mobile`` like any field; it is
+    swapped per request for a masked column. Subclasses add other per-request
+    columns in :meth:`masked_columns`. Without ``detail_fields`` the detail page
+    is left to the admin class.
+    """
+
+    detail_fields: tuple[str, ...] = ()
+
+    def masked_columns(self, request: HttpRequest) -> dict[str, Any]:
+        return {"mobile": mobile_column(request)}
+
+    def _masked(self, request: HttpRequest, names: Any) -> list[Any]:
+        columns = self.masked_columns(request)
+        return [columns.get(name, name) if isinstance(name, str) else name for name in names]
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        return tuple(self._masked(request, super().get_list_display(request)))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if not self.detail_fields:
+            return super().get_fields(request, obj)
+        return self._masked(request, self.detail_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if not self.detail_fields:
+            return super().get_readonly_fields(request, obj)
+        return self._masked(request, self.detail_fields)
+
+
 class ScaleAdminMixin:
     """A list that stays fast on a table of millions of rows.
 
@@ -71,7 +130,9 @@ class ScaleAdminMixin:
     * No facet counts, which would be one ``COUNT`` per filter value.
     * Search is exact equality on the fields in ``exact_search_fields``, which
       the indexes serve. Django's ``=field`` search is ``iexact``
-      (``UPPER(x) = UPPER(y)``), which no plain index serves.
+      (``UPPER(x) = UPPER(y)``), which no plain index serves. A ``mobile``
+      field is searched for the term read as a number the way a send stores it
+      (:func:`searched_mobile`); the other fields for the term itself.
     """
 
     paginator = CappedCountPaginator
@@ -88,15 +149,13 @@ class ScaleAdminMixin:
         term = _SEARCH_PUNCTUATION.sub("", search_term or "")
         if not term or not self.exact_search_fields:
             return queryset, False
-        terms = {term}
-        # The ways a mainland number is written with its country code (validation.normalize_mobile's).
-        if term.startswith("+86"):
-            terms.add(term[3:])
-        elif term.startswith("0086"):
-            terms.add(term[4:])
-        elif len(term) == 13 and term.startswith("86"):
-            terms.add(term[2:])
+        mobile = searched_mobile(term)
         condition = Q()
         for field in self.exact_search_fields:
-            condition |= Q(**{f"{field}__in": sorted(terms)})
+            if field != "mobile":
+                condition |= Q(**{field: term})
+            elif mobile is not None:
+                condition |= Q(**{field: mobile})
+        if not condition:  # only mobiles are searched, and the term is not one
+            return queryset.none(), False
         return queryset.filter(condition), False

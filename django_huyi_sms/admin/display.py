@@ -1,20 +1,14 @@
-"""How the admin draws a send's values: status badges, durations, excerpts, per-user mobiles."""
+"""How the admin draws a send's values: status badges, durations, excerpts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from ..models import SmsLog, SmsTemplate
-from .base import redact_codes, shown_mobile
 
 # Colours that read on the admin's light and dark themes alike (white text on a saturated fill).
 STATUS_COLOURS = {
@@ -67,35 +61,5 @@ def time_to_delivery(log: SmsLog) -> timedelta | None:
     return log.delivered_at - log.submitted_at
 
 
-def carries_code(log: SmsLog) -> bool:
-    """Whether ``log`` is a one-time-code message, whose digits must not be shown.
-
-    ``carries_code`` is annotated by the sends admin's queryset; a purpose of
-    the app's code flows counts too (a failed code send is linked to no record).
-    """
-    from ..otp import PURPOSES
-
-    return bool(getattr(log, "carries_code", False)) or log.purpose in PURPOSES
-
-
-def shown_content(log: SmsLog) -> str:
-    """The message text as the admin may show it: one-time codes starred out."""
-    return redact_codes(log.content) if carries_code(log) else log.content
-
-
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def mobile_column(request: HttpRequest, field: str = "mobile") -> Callable[[Any], str]:
-    """A list or read-only column with ``obj.<field>`` masked unless ``request``'s user may see it whole.
-
-    Built per request because display functions are given only the row, and
-    whether the number is masked depends on who is looking.
-    """
-
-    @admin.display(description=_("mobile"))
-    def mobile(obj: Any) -> str:
-        return shown_mobile(request, getattr(obj, field))
-
-    return mobile

@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import receipts, validation
 from ..exceptions import HuyiError
 from ..models import OptOut, StatusReceipt, UpstreamReply
-from .base import ReadOnlyAdminMixin, ScaleAdminMixin, mask_raw_push
-from .display import mobile_column
+from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mask_raw_push, mobile_column
 
 
 def _raw_column(request: HttpRequest) -> Any:
@@ -27,28 +26,15 @@ def _raw_column(request: HttpRequest) -> Any:
     return raw
 
 
-class _MaskedMobileMixin:
-    """Lists and pages that show ``mobile`` masked unless the user may see it whole."""
+class _PushAdminMixin(MaskedMobileMixin):
+    """A push's page: the number masked, in its fields and in the raw push as it came."""
 
-    list_display: tuple[str, ...] = ()
-    detail_fields: tuple[str, ...] = ()
-
-    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
-        return tuple(mobile_column(request) if name == "mobile" else name for name in self.list_display)
-
-    def _detail(self, request: HttpRequest) -> list[Any]:
-        columns = {"mobile": mobile_column(request), "raw": _raw_column(request)}
-        return [columns.get(name, name) for name in self.detail_fields]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return self._detail(request)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return self._detail(request)
+    def masked_columns(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().masked_columns(request), "raw": _raw_column(request)}
 
 
 @admin.register(StatusReceipt)
-class StatusReceiptAdmin(_MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StatusReceiptAdmin(_PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "smsid", "mobile", "code", "msg", "report_time", "log", "duplicate")
     detail_fields = ("smsid", "mobile", "code", "msg", "report_time", "received_at", "log", "duplicate", "raw")
     list_filter = ("duplicate",)
@@ -59,7 +45,7 @@ class StatusReceiptAdmin(_MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin
 
 
 @admin.register(UpstreamReply)
-class UpstreamReplyAdmin(_MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class UpstreamReplyAdmin(_PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("reply_time", "mobile", "content", "smsid", "is_opt_out", "log")
     detail_fields = ("mobile", "content", "smsid", "reply_time", "received_at", "is_opt_out", "log", "raw")
     list_filter = ("is_opt_out",)
@@ -84,7 +70,7 @@ class OptOutForm(forms.ModelForm):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(ScaleAdminMixin, admin.ModelAdmin):
+class OptOutAdmin(MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
     """Numbers that get no marketing. Staff may add one (reason: added by staff) or remove one."""
 
     form = OptOutForm
@@ -93,9 +79,6 @@ class OptOutAdmin(ScaleAdminMixin, admin.ModelAdmin):
     exact_search_fields = ("mobile",)
     search_help_text = _("A whole mobile number.")
     sortable_by = ("created_at",)
-
-    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
-        return tuple(mobile_column(request) if name == "mobile" else name for name in self.list_display)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
