@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .client import PRODUCTS, mask_mobile
+from .client import mask_mobile
 
 PRODUCT_LABELS = {
     "sms": _("Verification / notification SMS"),
