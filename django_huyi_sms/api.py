@@ -83,7 +83,6 @@ class OtpApiView(APIView):
         return serializer.validated_data
 
 
-@method_decorator(sensitive_post_parameters("code", "new_password"), name="dispatch")
 class OtpRequestView(OtpApiView):
     """Send a code. Answers the same whether or not a sign-in or reset number has an account."""
 

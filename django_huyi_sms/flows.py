@@ -33,6 +33,7 @@ __all__ = [
     "authenticate_code",
     "sign_in",
     "api_token",
+    "token_auth_installed",
     "reset_password",
     "verify_phone",
 ]
@@ -101,6 +102,7 @@ def api_token(user: AbstractBaseUser) -> str | None:
 
 
 def token_auth_installed() -> bool:
+    """Whether apps can be given a DRF token (``rest_framework.authtoken`` is installed)."""
     return apps.is_installed("rest_framework.authtoken")
 
 
