@@ -9,8 +9,13 @@ its own from a script::
     result.smsid
 
 Every non-success result code becomes the typed exception of
-``exceptions.RESULT_CODES``; a network failure or a reply that is not a
-``SubmitResult`` becomes :class:`~django_huyi_sms.exceptions.HuyiTransportError`.
+``exceptions.RESULT_CODES``. When no valid answer comes, the exception says
+what happened on the wire: :class:`~django_huyi_sms.exceptions.HuyiConnectionError`
+when the request never left (safe to send again), otherwise
+:class:`~django_huyi_sms.exceptions.HuyiTransportError` (or its
+``HuyiResponseError``), which means the provider may have the message.
+``timeout`` bounds the whole exchange, and redirects are never followed (a
+redirected POST would carry the form, and in plain mode the APIKEY, elsewhere).
 
 The APIKEY is kept in a private attribute and never written into a log line,
 an exception or a ``repr``: it travels only inside the signed request body.
@@ -26,6 +31,7 @@ import hashlib
 import http.client
 import json
 import logging
+import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
@@ -35,9 +41,11 @@ from datetime import datetime
 import requests
 import urllib3.exceptions
 
-from . import validation
+from . import transport, validation
 from .exceptions import (
     ACCEPTED,
+    HuyiConfigurationError,
+    HuyiConnectionError,
     HuyiResponseError,
     HuyiTransportError,
     error_for_code,
@@ -83,6 +91,12 @@ _RESULT_ELEMENTS = {
 _STIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A reply bigger than this is not an ihuyi reply; don't parse megabytes of an error page.
 _MAX_REPLY_BYTES = 64 * 1024
+# What a real reply holds (ihuyi-api.md): a result code that fits the log's 32-bit column, and an
+# smsid of digits (about 20 of them). Anything else is not the provider talking.
+_MAX_CODE = 2**31 - 1
+_SMSID = re.compile(r"[0-9]{1,32}")
+_MAX_COUNT = 2**63 - 1
+_MAX_MSG_LENGTH = 255
 
 
 class MaskedSecret(str):
@@ -179,9 +193,16 @@ def _parse_json(text: str) -> dict[str, str]:
         data = json.loads(text)
     except ValueError as exc:
         raise HuyiResponseError(None, detail=f"malformed JSON reply ({exc}): {_excerpt(text)}") from None
+    except RecursionError:
+        raise HuyiResponseError(None, detail="JSON reply nested too deep to be a reply") from None
     if not isinstance(data, dict):
         raise HuyiResponseError(None, detail=f"JSON reply is not an object: {_excerpt(text)}")
-    return {str(key): "" if value is None else str(value) for key, value in data.items()}
+    fields = {}
+    for key, value in data.items():
+        if isinstance(value, (dict, list)):
+            raise HuyiResponseError(None, detail=f"reply's {_excerpt(str(key), 40)} is not a plain value")
+        fields[str(key)] = "" if value is None else str(value)
+    return fields
 
 
 def _parse_xml(text: str, method: str) -> dict[str, str]:
@@ -203,17 +224,20 @@ def _local_name(tag: str) -> str:
 
 
 def _excerpt(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
+    text = validation.printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _int_field(fields: Mapping[str, str], name: str) -> int:
+def _int_field(fields: Mapping[str, str], name: str, *, maximum: int = _MAX_COUNT) -> int:
     try:
-        return int(fields[name])
+        value = int(fields[name])
     except KeyError:
         raise HuyiResponseError(None, detail=f"reply has no {name}") from None
     except ValueError:
-        raise HuyiResponseError(None, detail=f"reply's {name} is not a number: {fields[name]!r}") from None
+        raise HuyiResponseError(None, detail=f"reply's {name} is not a number: {_excerpt(fields[name], 40)!r}") from None
+    if not 0 <= value <= maximum:
+        raise HuyiResponseError(None, detail=f"reply's {name} is out of range: {_excerpt(fields[name], 40)}")
+    return value
 
 
 class IhuyiClient:
@@ -221,9 +245,12 @@ class IhuyiClient:
 
     ``sign_mode`` is ``"dynamic"`` (default: an MD5 over the request and the
     time, so the key itself never travels) or ``"plain"``. ``timeout`` is in
-    seconds, for connecting and for reading. ``session`` lets callers share a
-    pooled :class:`requests.Session`; by default each client has its own.
-    ``clock`` returns Unix seconds and is there for tests.
+    seconds, for the whole exchange: connecting, sending and reading the
+    answer end within it, however slowly the provider drips. ``session`` lets
+    callers share a pooled session; pass one made by
+    :func:`django_huyi_sms.transport.new_session` (by default each client makes
+    its own), since only its connections keep the deadline and know whether a
+    request left. ``clock`` returns Unix seconds and is there for tests.
     """
 
     def __init__(
@@ -252,8 +279,10 @@ class IhuyiClient:
         self.sign_mode = sign_mode
         self.timeout = timeout
         self.response_format = response_format
-        self.session = session or requests.Session()
+        self.session = session or transport.new_session()
         self.clock = clock
+        separator = "&" if "?" in self.api_url else "?"
+        self._method_urls = {method: f"{self.api_url}{separator}method={method}" for method in _RESULT_ELEMENTS}
 
     def __repr__(self) -> str:
         return (
@@ -263,21 +292,34 @@ class IhuyiClient:
 
     # -- the three methods ------------------------------------------------
 
-    def submit(self, mobile: str | list[str], content: str, *, stime: datetime | None = None) -> SubmitResult:
+    def submit(
+        self,
+        mobile: str | list[str],
+        content: str,
+        *,
+        stime: datetime | None = None,
+        checked: bool = False,
+    ) -> SubmitResult:
         """Send ``content`` to ``mobile`` (Submit). Returns the accepted message's ``smsid``.
 
         ``mobile`` is one number, or for the marketing product a list (or a
         comma-separated string) of numbers. ``stime`` schedules a marketing
         send. The number and content are checked first (see
         ``validation.py``); a refusal raises the same exception the provider's
-        code would, before any HTTP call.
+        code would, before any HTTP call. ``checked=True`` says the caller has
+        already run those checks on exactly these values (``sending.py`` does),
+        so they are not run twice.
 
-        Raises a ``HuyiApiError`` subclass for every non-success code, and
-        ``HuyiTransportError`` when the provider cannot be reached or answers
-        garbage.
+        Raises a ``HuyiApiError`` subclass for every non-success code;
+        ``HuyiConnectionError`` when the request never left;
+        ``HuyiTransportError`` (or ``HuyiResponseError``) when it left and no
+        valid answer came, so the provider may have the message.
         """
-        mobile_field = validation.prepare_mobile(mobile, self.product)
-        content = validation.validate_content(content)
+        if checked:
+            mobile_field = mobile if isinstance(mobile, str) else ",".join(mobile)
+        else:
+            mobile_field = validation.prepare_mobile(mobile, self.product)
+            content = validation.validate_content(content)
         if stime is not None and self.product != "marketing":
             raise ValueError("stime (a scheduled send) is only offered by the marketing product")
         now = self._now()
@@ -288,9 +330,13 @@ class IhuyiClient:
         if stime is not None:
             fields["stime"] = stime.strftime(_STIME_FORMAT)
         reply = self._call("Submit", fields)
-        smsid = reply.get("smsid", "")
+        smsid = reply.get("smsid", "").strip()
         if not smsid or smsid == "0":
             raise HuyiResponseError(ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid")
+        if not _SMSID.fullmatch(smsid):
+            raise HuyiResponseError(
+                ACCEPTED, reply["msg"], detail=f"accepted, but the reply's smsid is not an smsid: {_excerpt(smsid, 40)!r}"
+            )
         return SubmitResult(code=ACCEPTED, msg=reply["msg"], smsid=smsid)
 
     def get_num(self) -> BalanceResult:
@@ -314,7 +360,7 @@ class IhuyiClient:
         self._check_credentials()
         password = MaskedSecret(md5_hex(self._api_key)) if self.sign_mode == SIGN_DYNAMIC else self._api_key
         reply = self._call("AddTemplate", {"account": self.account, "password": password, "content": content})
-        return TemplateResult(code=ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid"))
+        return TemplateResult(code=ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid", maximum=_MAX_CODE))
 
     # -- pieces -------------------------------------------------------------
 
@@ -336,44 +382,64 @@ class IhuyiClient:
 
     def _call(self, method: str, fields: dict[str, str]) -> dict[str, str]:
         fields = {**fields, "format": self.response_format}
+        with transport.exchange(self.timeout) as wire:
+            body = self._post(method, fields, wire)
+        if len(body) > _MAX_REPLY_BYTES:
+            raise HuyiResponseError(None, detail=f"{method}: reply larger than {_MAX_REPLY_BYTES} bytes")
+        reply = parse_reply(body, method)
+        code = _int_field(reply, "code", maximum=_MAX_CODE)
+        reply["msg"] = validation.printable(reply["msg"])[:_MAX_MSG_LENGTH]
+        logger.debug("ihuyi %s %s (%s): code=%s", method, self.product, self.account, code)
+        if code != ACCEPTED:
+            raise error_for_code(code, reply["msg"])
+        return reply
+
+    def _post(self, method: str, fields: dict[str, str], wire: transport.Exchange) -> bytes:
+        """POST ``fields`` and read the body, within the exchange's deadline; raise saying what reached the wire."""
         try:
             response = self.session.post(
-                self.api_url,
-                params={"method": method},
+                self._method_urls[method],
                 data=fields,
                 timeout=(self.timeout, self.timeout),
                 stream=True,
+                allow_redirects=False,
             )
-        except requests.Timeout:
-            raise HuyiTransportError(None, detail=f"{method}: no answer within {self.timeout}s") from None
         except requests.RequestException as exc:
-            raise HuyiTransportError(None, detail=f"{method}: {exc.__class__.__name__}: {_safe_reason(exc)}") from None
+            raise self._transport_error(method, exc, wire) from None
         try:
-            if response.status_code != 200:
-                raise HuyiTransportError(None, detail=f"{method}: HTTP {response.status_code} from {self.api_url}")
+            status = response.status_code
+            if 300 <= status < 400:
+                # Not followed: the form (in plain mode the APIKEY itself) would go wherever it points.
+                where = _excerpt(response.headers.get("Location", ""), 120) or "nowhere"
+                raise HuyiConfigurationError(
+                    None, detail=f"{method}: HTTP {status} redirect to {where} not followed; set API_URL to the endpoint"
+                )
+            if 400 <= status < 500:
+                # Refused as a request before the API saw it (a wrong URL, a firewall): nothing was sent.
+                raise HuyiConfigurationError(None, detail=f"{method}: HTTP {status} from {self.api_url}")
+            if status != 200:
+                raise HuyiTransportError(None, detail=f"{method}: HTTP {status} from {self.api_url}")
             # Read through urllib3 (not response.content) to cap the size, so its exceptions
             # come through unwrapped by requests: they are transport failures all the same.
-            body = response.raw.read(_MAX_REPLY_BYTES + 1, decode_content=True)
+            return response.raw.read(_MAX_REPLY_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
-            raise HuyiTransportError(None, detail=f"{method}: {exc.__class__.__name__}: {_safe_reason(exc)}") from None
-        except urllib3.exceptions.ReadTimeoutError:
-            # The headers came, then the body stalled: for the caller the same as no answer.
+            raise self._transport_error(method, exc, wire) from None
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            # The headers came, then the body stalled or dripped past the deadline.
             raise HuyiTransportError(None, detail=f"{method}: no answer within {self.timeout}s") from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise HuyiTransportError(None, detail=f"{method}: {_read_failure(exc)}") from None
         finally:
             response.close()
-        if len(body) > _MAX_REPLY_BYTES:
-            raise HuyiResponseError(None, detail=f"{method}: reply larger than {_MAX_REPLY_BYTES} bytes")
-        reply = parse_reply(body, method)
-        try:
-            code = int(reply["code"])
-        except ValueError:
-            raise HuyiResponseError(None, detail=f"{method}: reply code is not a number: {reply['code']!r}") from None
-        logger.debug("ihuyi %s %s (%s): code=%s", method, self.product, self.account, code)
-        if code != ACCEPTED:
-            raise error_for_code(code, reply["msg"])
-        return reply
+
+    def _transport_error(self, method: str, exc: requests.RequestException, wire: transport.Exchange) -> HuyiTransportError:
+        if transport.nothing_was_sent(exc, wire):
+            if isinstance(exc, requests.Timeout):
+                return HuyiConnectionError(None, detail=f"{method}: could not connect within {self.timeout}s")
+            return HuyiConnectionError(None, detail=f"{method}: could not connect: {_safe_reason(exc)}")
+        if isinstance(exc, requests.Timeout):
+            return HuyiTransportError(None, detail=f"{method}: no answer within {self.timeout}s")
+        return HuyiTransportError(None, detail=f"{method}: sent, then {_safe_reason(exc)}")
 
 
 def _read_failure(exc: BaseException) -> str:
@@ -386,6 +452,14 @@ def _read_failure(exc: BaseException) -> str:
 
 
 def _safe_reason(exc: Exception) -> str:
+    """What went wrong, in a line: the underlying reason without urllib3's pool and class names."""
+    reason: BaseException = exc
+    while reason.args and isinstance(reason.args[0], BaseException):
+        reason = reason.args[0]
+    if isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    text = str(reason)
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        text = text.split("): ", 1)[-1]  # drop "HTTPConnection(host=…, port=…)"
     # requests puts the URL (never the POST body) in its messages; keep it short.
-    return _excerpt(str(exc), 200)
-
+    return _excerpt(f"{reason.__class__.__name__}: {text}", 200)

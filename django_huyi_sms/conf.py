@@ -34,7 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "API_URL": DEFAULT_API_URLS["sms"],
     "PRODUCTS": {},
     "SIGN_MODE": SIGN_DYNAMIC,
+    # Seconds for one whole exchange with the provider: connecting, sending, every read.
     "TIMEOUT": 10,
+    # Connect failures (nothing was sent) are retried this often within TIMEOUT, with backoff.
+    "CONNECT_RETRIES": 2,
     "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
     "CALLBACK_TOKEN": "",
     "CALLBACK_ALLOWED_IPS": [],
@@ -60,6 +63,29 @@ DEFAULTS: dict[str, Any] = {
         "REQUEST_CODE": "10/h",
         "VERIFY_CODE": "30/h",
     },
+    # Queued sends (enqueue_sms, and one-time codes when the queue runs in the background).
+    "QUEUE": {
+        # "tasks": Django's tasks framework (the TASKS setting; the django-tasks backport before
+        # Django 6); "celery": Celery tasks (pip install "django-huyi-sms[celery]").
+        "RUNNER": "tasks",
+        # The TASKS alias ("tasks"), and the queue name for either runner.
+        "TASK_BACKEND": "default",
+        "QUEUE_NAME": "default",
+        # At most this many queued rows are handed to one task.
+        "BATCH_SIZE": 100,
+        # huyi_requeue hands out again a queued row that no worker took within this many
+        # seconds, and marks unknown one that a worker took this long ago and never finished.
+        "STALE_AFTER": 300,
+        # A send that reached nobody (connect failures) is retried this often, after
+        # RETRY_BACKOFF, 2×, 4× … seconds, at most RETRY_BACKOFF_MAX apart. Needs a runner that
+        # can defer (Celery, django-tasks-db); with the immediate backend it fails at once.
+        "RETRIES": 5,
+        "RETRY_BACKOFF": 5,
+        "RETRY_BACKOFF_MAX": 600,
+    },
+    # A receipt whose smsid we never learned (the send is "unknown") is matched by number to
+    # the one unknown send to that number within this many seconds before it.
+    "UNKNOWN_MATCH_WINDOW": 86400,
     "USER_MOBILE_FIELD": None,
     "ADAPTER": "django_huyi_sms.adapter.HuyiAdapter",
     "LOW_BALANCE_THRESHOLD": 100,
@@ -106,7 +132,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Keys whose value is a dict merged over the default dict rather than replacing it.
-_NESTED = ("OTP", "SANDBOX", "RATELIMITS")
+_NESTED = ("OTP", "SANDBOX", "RATELIMITS", "QUEUE")
 # Keys whose value is a dotted path to import.
 _IMPORT_STRINGS = ("BACKEND", "ADAPTER")
 

@@ -23,6 +23,7 @@ __all__ = [
     "HuyiContentError",
     "HuyiRateLimitError",
     "HuyiTransportError",
+    "HuyiConnectionError",
     "HuyiResponseError",
     "OtpError",
     "InvalidCode",
@@ -52,8 +53,11 @@ class HuyiApiError(HuyiError):
 
     ``code`` is the provider's result code (an ``int``), or ``None`` when the
     failure happened before a result code existed (a transport error).
-    ``msg`` is the provider's text (Chinese) when it sent one.
+    ``msg`` is the provider's text (Chinese) when it sent one. ``log`` is the
+    ``SmsLog`` row the failure was recorded on, when a send raised it.
     """
+
+    log: object = None
 
     def __init__(self, code: int | None, msg: str = "", *, detail: str = "") -> None:
         self.code = code
@@ -103,14 +107,35 @@ class HuyiRateLimitError(HuyiApiError):
 
 
 class HuyiTransportError(HuyiApiError):
-    """The provider could not be reached, or answered something that is not a reply.
+    """No valid answer came: the request may have reached the provider, or not.
 
-    The message may or may not have been sent: the caller cannot know.
+    ``may_have_been_sent`` says which, from what happened on the wire. True (this
+    class, and :class:`HuyiResponseError`): the request went out and no valid
+    answer came back (a read timeout, a reset connection, an HTTP 5xx, garbage),
+    so the provider may have accepted, charged and delivered the message; a send
+    recorded this way is ``unknown`` and is never sent again automatically.
+    False (:class:`HuyiConnectionError`): nothing was sent, so a retry is safe.
     """
+
+    may_have_been_sent = True
+
+
+class HuyiConnectionError(HuyiTransportError):
+    """The request never left: DNS failure, connection refused, connect timeout, TLS failure.
+
+    Nothing reached the provider, so the message was certainly not sent and may
+    be sent again (queued sends are retried with backoff).
+    """
+
+    may_have_been_sent = False
 
 
 class HuyiResponseError(HuyiTransportError):
-    """The provider answered, but the body is not a well-formed ``SubmitResult`` / ``GetNumResult``."""
+    """The provider answered, but the body is not a well-formed, plausible ``SubmitResult`` / ``GetNumResult``.
+
+    A body that cannot be read as a reply tells nothing about whether the message
+    was accepted, so it counts as a request that may have been sent.
+    """
 
 
 @dataclass(frozen=True)

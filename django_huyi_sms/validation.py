@@ -32,6 +32,7 @@ __all__ = [
     "count_parts",
     "find_signatures",
     "find_emoji",
+    "printable",
 ]
 
 #: Submit takes at most this many characters of content.
@@ -297,3 +298,13 @@ def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> 
     if length <= SINGLE_PART_LENGTH:
         return 1
     return -(-length // MULTI_PART_LENGTH)
+
+
+def printable(text: str) -> str:
+    """``text`` with the characters no database column or message can carry replaced by U+FFFD.
+
+    For text that comes from outside (a provider's reply): NUL, which
+    PostgreSQL refuses, other C0 controls, DEL and lone surrogates (which
+    cannot be encoded at all) would make a write fail after the fact.
+    """
+    return _CONTROL.sub("\ufffd", text)

@@ -6,25 +6,24 @@ import threading
 
 import requests
 
+from .. import transport
 from ..client import BalanceResult, IhuyiClient, SubmitResult, TemplateResult
 from ..conf import ProductConfig, huyi_settings
 from .base import BaseSmsBackend, OutgoingSms
 
-# One pooled session per process: keeps TLS connections to the provider alive
-# between sends instead of a handshake per message.
-_session: requests.Session | None = None
+# One pooled session per process and retry count: keeps TLS connections to the provider
+# alive between sends instead of a handshake per message.
+_sessions: dict[int, requests.Session] = {}
 _session_lock = threading.Lock()
 
 
-def shared_session() -> requests.Session:
-    global _session
+def shared_session(connect_retries: int = 2) -> requests.Session:
+    """The process's session (``transport.new_session``: the deadline, the sent-mark, connect retries)."""
     with _session_lock:
-        if _session is None:
-            _session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
-            _session.mount("https://", adapter)
-            _session.mount("http://", adapter)
-        return _session
+        session = _sessions.get(connect_retries)
+        if session is None:
+            session = _sessions[connect_retries] = transport.new_session(connect_retries=connect_retries)
+        return session
 
 
 class IhuyiBackend(BaseSmsBackend):
@@ -39,11 +38,12 @@ class IhuyiBackend(BaseSmsBackend):
             product=product,
             sign_mode=config.sign_mode,
             timeout=config.timeout,
-            session=shared_session(),
+            session=shared_session(int(huyi_settings.CONNECT_RETRIES)),
         )
 
     def send(self, message: OutgoingSms) -> SubmitResult:
-        return self.client(message.product).submit(message.mobile, message.content, stime=message.stime)
+        # sending.py has checked the message (prepare_message): the client need not check it again.
+        return self.client(message.product).submit(message.mobile, message.content, stime=message.stime, checked=True)
 
     def get_balance(self, product: str = "sms") -> BalanceResult:
         return self.client(product).get_num()

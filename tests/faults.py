@@ -1,0 +1,151 @@
+"""A provider that misbehaves on purpose, on a real loopback socket.
+
+Each connection is answered by the ``mode`` a test sets:
+
+* ``reply``: write ``reply`` (raw bytes: status line, headers, body) and close;
+* ``hang``: read the request, then answer nothing until the test ends (accept-then-hang);
+* ``reset``: read the request, then reset the connection (RST) without a word;
+* ``close``: read the request, then close the connection (FIN) without a word;
+* ``drip``: write ``reply`` one byte every ``drip_interval`` seconds;
+* ``tls``: answer the client's TLS hello with garbage (for an ``https://`` URL).
+
+``requests`` counts the requests that arrived whole; ``bodies`` keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+
+def http_reply(body: bytes | str, *, status: str = "200 OK", headers: tuple[str, ...] = ()) -> bytes:
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    lines = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join([*lines, "Connection: close", "", ""])).encode() + body
+
+
+def accepted(smsid: str = "14745625541233112231") -> bytes:
+    return http_reply(json.dumps({"code": 2, "msg": "提交成功", "smsid": smsid}, ensure_ascii=False))
+
+
+@dataclass
+class FaultyProvider:
+    mode: str = "reply"
+    reply: bytes = field(default_factory=accepted)
+    drip_interval: float = 0.2
+    bodies: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(64)
+        self._server.settimeout(0.05)
+        self.port = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/webservice/sms.php"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return len(self.bodies)
+
+    def close(self) -> None:
+        self._release.set()
+        self._thread.join(5)
+        self._server.close()
+
+    def _serve(self) -> None:
+        while not self._release.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                if self.mode == "tls":
+                    conn.recv(4096)
+                    conn.sendall(b"this is not TLS\r\n" * 4)
+                    return
+                self._read_request(conn)
+                if self.mode == "hang":
+                    self._release.wait(30)
+                elif self.mode == "reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                elif self.mode == "close":
+                    conn.shutdown(socket.SHUT_RDWR)
+                elif self.mode == "drip":
+                    for byte in self.reply:
+                        if self._release.wait(self.drip_interval):
+                            return
+                        conn.sendall(bytes([byte]))
+                else:
+                    conn.sendall(self.reply)
+            except OSError:
+                pass
+
+    def _read_request(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            body += chunk
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+        with self._lock:
+            self.bodies.append(form)
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Blackhole:
+    """A loopback port whose accept queue is full: a connect to it hangs (the SYN is dropped)."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(0)
+        self.port = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/webservice/sms.php"
+        self._fillers = []
+        # Fill the queue: the kernel holds a connection or two for a backlog of 0.
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+        time.sleep(0.05)
+
+    def close(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._server.close()
