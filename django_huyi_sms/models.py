@@ -30,8 +30,17 @@ class SmsLog(models.Model):
     """One message to one number, from the moment it is asked for to its delivery receipt.
 
     The status only moves forward: ``queued → submitted → delivered | undelivered``,
-    or ``queued → failed``. Transitions are conditional UPDATEs (see ``sending.py``
-    and ``receipts.py``), never a read-modify-write, so racing writers cannot move it back.
+    ``queued → failed`` (the provider refused, or nothing reached it), or
+    ``queued → unknown`` (the request may have reached the provider but no answer
+    came: it is never sent again automatically, and a matching receipt, or the
+    late answer itself, moves it on). Transitions are conditional UPDATEs (see
+    ``sending.py`` and ``receipts.py``), never a read-modify-write, so racing
+    writers cannot move it back.
+
+    A ``queued`` row is waiting for a worker while ``claimed_at`` is empty, and
+    being sent since ``claimed_at`` otherwise: only an unclaimed row may be handed
+    to a worker again (``huyi_requeue``); a claimed one that never finished may
+    have been sent, so it becomes ``unknown``.
     """
 
     class Status(models.TextChoices):
@@ -40,6 +49,7 @@ class SmsLog(models.Model):
         DELIVERED = "delivered", _("Delivered")
         UNDELIVERED = "undelivered", _("Undelivered")
         FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     product = models.CharField(_("product"), max_length=16, choices=Product.choices, default=Product.SMS)
     mobile = models.CharField(_("mobile"), max_length=32)
@@ -69,9 +79,25 @@ class SmsLog(models.Model):
         related_name="resends",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    dispatched_at = models.DateTimeField(
+        _("handed to a worker"),
+        null=True,
+        blank=True,
+        help_text=_("When the queued message was handed to the task queue, or when its retry is due."),
+    )
+    claimed_at = models.DateTimeField(
+        _("sending since"),
+        null=True,
+        blank=True,
+        help_text=_("When a worker took the message to send it; empty while it waits in the queue."),
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("receipt time"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Set by receipts.py on a queued row when a receipt came that may be this row's, before
+    # its smsid was recorded: the sender then looks for it (receipts.py explains the protocol).
+    receipt_waiting = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("SMS log")
@@ -100,6 +126,7 @@ class SmsLog(models.Model):
 
     @property
     def is_final(self) -> bool:
+        """No push or answer can change the status any more (``unknown`` is not final: a receipt may come)."""
         return self.status in (self.Status.DELIVERED, self.Status.UNDELIVERED, self.Status.FAILED)
 
 

@@ -9,6 +9,15 @@ The only module that writes ``OtpRecord`` and ``OtpThrottle`` rows.
   twenty concurrent requests for one number send one SMS, not twenty.
 * Verification locks the code's row: two concurrent correct verifications
   succeed once; each wrong try is counted, and ``MAX_ATTEMPTS`` kill the code.
+* When the queue runs in the background (``tasks.runs_in_background()``: a
+  worker process, not Django's immediate backend), a request only checks the
+  limits and commits the record; a worker makes the code, stores its hash and
+  sends it (:func:`send_code`). So the code never travels through a broker,
+  and sign-in and reset answer in the same short time for every number: the
+  account lookup happens in the worker too.
+* A send whose outcome is unknown (the request left, no answer came) may have
+  put the code on the phone: the record stays verifiable and the request
+  counts against the limits.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
-from . import purposes, signals
+from . import purposes, signals, tasks
 from .adapter import get_adapter
 from .client import mask_mobile
 from .conf import huyi_settings
@@ -34,6 +43,7 @@ from .exceptions import (
     CodeExpired,
     DailyLimitReached,
     HuyiApiError,
+    HuyiTransportError,
     InvalidCode,
     ResendTooSoon,
     TooManyAttempts,
@@ -41,7 +51,7 @@ from .exceptions import (
 from .models import OtpRecord, OtpThrottle
 from .sending import send_sms
 
-__all__ = ["PURPOSES", "request_code", "request_code_for_account", "verify_code"]
+__all__ = ["PURPOSES", "request_code", "request_code_for_account", "send_code", "verify_code"]
 
 logger = logging.getLogger("django_huyi_sms.otp")
 
@@ -91,7 +101,13 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     past ``DAILY_LIMIT`` codes today. A new code supersedes the number's
     earlier active code for the same purpose. Raises ``HuyiRecipientError``
     for a malformed number and the send's ``HuyiApiError`` when the provider
-    refuses (the attempt then does not count against the limits).
+    refuses or nothing reached it (the attempt then does not count against
+    the limits). A send whose outcome is unknown is not raised: the code may be
+    on the phone, so it stays verifiable, and it counts.
+
+    When the queue runs in the background the record is committed and a
+    worker makes and sends the code: nothing about the send is raised here,
+    and a refused send marks the record ``failed`` (still counted).
     """
     return _issue(mobile, purpose, request, deliver=True, conceal=False)
 
@@ -104,14 +120,21 @@ def request_code_for_account(mobile: str, *, purpose: str = "login", request: Ht
     that follows is alike for both: the answer, the limits (they count either
     way), wrong tries counting towards ``MAX_ATTEMPTS``, expiry. A send the
     provider refuses is not reported either (it is logged; the limits still
-    count), and the call takes at least ``OTP["UNIFORM_RESPONSE_SECONDS"]``.
-    ``record.sms_log`` is ``None`` when no SMS left. Raises the limits' and
-    checks' errors as ``request_code`` does, which are the same for every number.
+    count). ``record.sms_log`` is ``None`` when no SMS left. Raises the limits'
+    and checks' errors as ``request_code`` does, which are the same for every number.
+
+    When the queue runs in the background, the account is looked up by the
+    worker, so this call does the same work for every number and returns at
+    once. Otherwise it sends here, and takes at least
+    ``OTP["UNIFORM_RESPONSE_SECONDS"]`` so that its duration does not tell.
     """
     started = time.monotonic()
     adapter = get_adapter()
     normalized = adapter.normalize_mobile(mobile)
-    deliver = adapter.can_receive_code(normalized, _check_purpose(purpose))
+    purpose = _check_purpose(purpose)
+    if tasks.runs_in_background():
+        return _issue(normalized, purpose, request, deliver=None, conceal=True)
+    deliver = adapter.can_receive_code(normalized, purpose)
     record = _issue(normalized, purpose, request, deliver=deliver, conceal=True)
     remaining = float(huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] or 0) - (time.monotonic() - started)
     if remaining > 0:
@@ -124,17 +147,21 @@ _sleep = time.sleep
 
 
 @sensitive_variables("code")
-def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: bool, conceal: bool) -> OtpRecord:
+def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: bool | None, conceal: bool) -> OtpRecord:
     """Check and count the request, record a new code, and (if ``deliver``) send it.
 
-    With ``conceal``, a failed send is logged instead of raised, and still counts.
+    ``deliver=None``: ask the adapter's ``can_receive_code`` (in the worker, when
+    the queue runs in the background). With ``conceal``, a failed send is
+    logged instead of raised, and still counts.
     """
     purpose = _check_purpose(purpose)
     adapter = get_adapter()
     mobile = adapter.normalize_mobile(mobile)
     adapter.pre_send_check(request, mobile, purpose)
     config = huyi_settings.OTP
-    code = _new_code(int(config["LENGTH"]))
+    background = tasks.runs_in_background()
+    # In the background the worker makes the code (send_code): none exists here.
+    code = "" if background else _new_code(int(config["LENGTH"]))
     now = timezone.now()
     today = timezone.localdate(now)
     with transaction.atomic():
@@ -158,35 +185,87 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
             mobile=mobile,
             purpose=purpose,
             salt=salt,
-            code_hash=_hash(salt, mobile, purpose, code),
+            code_hash=_hash(salt, mobile, purpose, code) if code else "",
             expires_at=now + timedelta(seconds=int(config["TTL"])),
             ip=_client_ip(request),
         )
+        if background:
+            tasks.dispatch_code_on_commit(record.pk, check_account=deliver is None)
+    if background:
+        return record
     if not deliver:
         logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mask_mobile(mobile))
         return record
     # The limits are committed before the HTTP call, so concurrent requests see them
     # at once and the lock is not held while the provider answers.
     try:
-        # The row logs the message with the code starred out: a code is never stored in clear.
-        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
-    except HuyiApiError as error:
-        if conceal:
-            # Reporting it would tell that the number has an account (a number without one
-            # never reaches the provider); the record stays, like one that was never sent.
-            logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
-            return record
+        return _send(record, code, conceal=conceal)
+    except HuyiApiError:
         with transaction.atomic():
-            OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED)
             # A code that never left does not count against the number.
             OtpThrottle.objects.filter(mobile=mobile, last_sent_at=now).update(
                 last_sent_at=previous[0], day=previous[1], sent_today=previous[2]
             )
         raise
-    OtpRecord.objects.filter(pk=record.pk).update(sms_log=log)
-    record.sms_log = log
-    logger.info("code for %s sent to %s", purpose, mask_mobile(mobile))
+
+
+@sensitive_variables("code")
+def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
+    """Send ``record``'s ``code``; link the SMS row. Raises the send's error unless ``conceal``
+    (then it is logged) or the outcome is unknown (the code may be on the phone: it stays live)."""
+    adapter = get_adapter()
+    mobile, purpose = record.mobile, record.purpose
+    try:
+        # The row logs the message with the code starred out: a code is never stored in clear.
+        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
+    except HuyiApiError as error:
+        log = error.log
+        if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
+            logger.warning("code for %s to %s: outcome unknown (%s); it stays valid", purpose, mask_mobile(mobile), error)
+        elif conceal:
+            # Reporting it would tell that the number has an account (a number without one
+            # never reaches the provider); the record stays, like one that was never sent.
+            logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
+        else:
+            OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED, sms_log=log)
+            record.status, record.sms_log = OtpRecord.Status.FAILED, log
+            raise
+    else:
+        logger.info("code for %s sent to %s", purpose, mask_mobile(mobile))
+    if log is not None:
+        OtpRecord.objects.filter(pk=record.pk).update(sms_log=log)
+        record.sms_log = log
     return record
+
+
+@sensitive_variables("code")
+def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | None:
+    """Make, record and send the code of a record :func:`request_code` committed: a queued code's task.
+
+    Runs once per record however often the task is delivered: the code's hash
+    is stored by a conditional UPDATE first, and only the call that stored it
+    sends. With ``check_account`` (sign-in, reset) a number the adapter's
+    ``can_receive_code`` refuses gets no SMS, its record a hash all the same.
+    A refused send marks the record ``failed``; the request still counts.
+    Returns the record, or ``None`` when there was nothing (left) to do.
+    """
+    record = OtpRecord.objects.filter(pk=record_pk, code_hash="").first()
+    if record is None:
+        return None
+    code = _new_code(int(huyi_settings.OTP["LENGTH"]))
+    code_hash = _hash(record.salt, record.mobile, record.purpose, code)
+    if not OtpRecord.objects.filter(pk=record.pk, code_hash="").update(code_hash=code_hash):
+        return None  # another delivery of this task made it
+    record.code_hash = code_hash
+    if record.status != OtpRecord.Status.ACTIVE or timezone.now() >= record.expires_at:
+        return record  # superseded or expired while queued: nobody needs it any more
+    if check_account and not get_adapter().can_receive_code(record.mobile, record.purpose):
+        logger.info("code for %s to %s recorded but not sent: the adapter refused it", record.purpose, mask_mobile(record.mobile))
+        return record
+    try:
+        return _send(record, code, conceal=check_account)
+    except HuyiApiError:
+        return record  # recorded as failed by _send; nobody is waiting for the exception
 
 
 @sensitive_variables("code")

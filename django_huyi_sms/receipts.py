@@ -9,13 +9,22 @@ Two rules shape this module:
 * **The status only moves forward.** Every transition is a conditional
   ``UPDATE … WHERE status IN (…)``; the first final status wins, and a retried,
   late or out-of-order receipt changes nothing and sends no second signal.
-* **Nothing is lost to the race between a fast receipt and our own send.**
-  The provider may push a receipt before ``sending.py`` has stored the
-  ``smsid`` it just got back. Both sides therefore *commit their own write
-  first, then look for the other*: the receipt is stored, then matched to a
-  send; the send stores its smsid, then (on commit) matches waiting receipts.
-  Whatever the interleaving, at least one of the two looks sees the other's
-  committed row, and matching is idempotent, so seeing it twice is harmless.
+* **Nothing is lost to the race between a fast receipt and our own send,
+  and the send does not pay for it.** The provider may push a receipt before
+  ``sending.py`` has stored the ``smsid`` it just got back. The receipt is
+  stored (committed) and looked for by smsid; when no send has it, every
+  ``queued`` send to that number (one of them may be waiting for this very
+  answer) is marked ``receipt_waiting`` in one UPDATE, and the send is looked
+  for again. The sender records its answer with an UPDATE that only matches an
+  unmarked row; on a marked one it records the answer anyway and then applies
+  the waiting receipts. The two UPDATEs touch the same row, so the database
+  orders them: if the sender's came first, the second look finds its smsid; if
+  the mark came first, the sender sees it. Matching is idempotent, so both
+  finding it is harmless, and a send never looks for receipts unless one waits.
+* **An unknown send is matched by number.** A send whose answer never came
+  has no smsid; a receipt for the same number within ``UNKNOWN_MATCH_WINDOW``
+  gives it one, but only when exactly one such send and exactly one such
+  unclaimed smsid fit, so two unknowns to one number are never guessed apart.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import json
 import logging
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -33,6 +42,7 @@ from django.utils import timezone
 
 from . import signals
 from .client import mask_mobile
+from .conf import huyi_settings
 from .exceptions import ACCEPTED
 from .models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
 
@@ -43,6 +53,7 @@ __all__ = [
     "OPT_OUT_WORDS",
     "apply_receipt",
     "match_pending_receipts",
+    "match_unknown",
     "record_reply",
     "apply_template_review",
     "is_opt_out",
@@ -55,7 +66,7 @@ logger = logging.getLogger("django_huyi_sms.receipts")
 #: Replies that mean "stop sending me marketing", compared case- and space-insensitively.
 OPT_OUT_WORDS = frozenset({"t", "td", "n", "退订"})
 
-_OPEN_STATUSES = (SmsLog.Status.QUEUED, SmsLog.Status.SUBMITTED)
+_OPEN_STATUSES = (SmsLog.Status.QUEUED, SmsLog.Status.SUBMITTED, SmsLog.Status.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -115,13 +126,57 @@ def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
             raw=event.raw,
         )
     # Committed; now look for the send (see the module docstring for why in this order).
-    log = SmsLog.objects.filter(smsid=event.smsid, mobile=event.mobile).order_by("pk").first()
+    log = _sent_with(event.smsid, event.mobile)
+    if log is None:
+        # A send to this number may have this smsid in hand and not recorded yet: mark it.
+        SmsLog.objects.filter(mobile=event.mobile, status=SmsLog.Status.QUEUED).update(receipt_waiting=True)
+        log = _sent_with(event.smsid, event.mobile) or match_unknown(event.mobile)
     if log is not None:
         _match(receipt.pk, log.pk)
         receipt.refresh_from_db()
     else:
         logger.info("receipt for unknown smsid %s (%s) kept for later", event.smsid, mask_mobile(event.mobile))
     return receipt
+
+
+def _sent_with(smsid: str, mobile: str) -> SmsLog | None:
+    return SmsLog.objects.filter(smsid=smsid, mobile=mobile).order_by("pk").first()
+
+
+def match_unknown(mobile: str) -> SmsLog | None:
+    """Give the one ``unknown`` send to ``mobile`` the smsid of the one receipt waiting for ``mobile``, and apply it.
+
+    Both within ``UNKNOWN_MATCH_WINDOW`` seconds. Returns the send, or ``None``
+    when not exactly one send and one smsid fit (a guess could credit the
+    wrong message). Called for a receipt no send claims, and for a send that
+    has just become unknown while a receipt waited.
+    """
+    since = timezone.now() - timedelta(seconds=float(huyi_settings.UNKNOWN_MATCH_WINDOW))
+    unknown = list(
+        SmsLog.objects.filter(mobile=mobile, status=SmsLog.Status.UNKNOWN, smsid="", created_at__gte=since)
+        .values_list("pk", flat=True)[:2]
+    )
+    if len(unknown) != 1:
+        return None
+    known_smsids = SmsLog.objects.filter(mobile=mobile).exclude(smsid="").values("smsid")
+    smsids = list(
+        StatusReceipt.objects.filter(mobile=mobile, log__isnull=True, received_at__gte=since)
+        .exclude(smsid__in=known_smsids)
+        .values_list("smsid", flat=True)
+        .distinct()[:2]
+    )
+    if len(smsids) != 1:
+        return None
+    learned = SmsLog.objects.filter(pk=unknown[0], status=SmsLog.Status.UNKNOWN, smsid="").update(
+        smsid=smsids[0], updated_at=timezone.now()
+    )
+    log = _sent_with(smsids[0], mobile)  # ours, or whoever learned it first
+    if log is None:
+        return None
+    if learned:
+        logger.info("SMS %s to %s: unknown send matched to smsid %s by number", log.pk, mask_mobile(mobile), smsids[0])
+        match_pending_receipts(log)
+    return log
 
 
 def match_pending_receipts(log: SmsLog) -> int:

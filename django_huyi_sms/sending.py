@@ -1,28 +1,74 @@
-"""Sending: validate, record an ``SmsLog`` row, hand to the backend, record the result, signal.
+"""Sending: validate, record an ``SmsLog`` row, hand to the backend (now or through the queue), record the outcome, signal.
 
 This is the only module that writes ``SmsLog`` rows for sends and ``SmsTemplate``
 rows for template submissions. Views, forms, commands and admin actions call it.
+
+Three promises shape it:
+
+* **A row before the call.** The row exists (committed) before the request
+  leaves, so a crash mid-send leaves a trace, never a message nobody knows of.
+* **Outcomes that tell the truth.** The provider's answer decides ``submitted``
+  or ``failed``; a request that left with no valid answer is ``unknown`` (the
+  provider may have sent it), never ``failed``: nothing sends it again by
+  itself. Only a send that certainly reached nobody is retried.
+* **Few statements.** A send is an INSERT and one conditional UPDATE. A receipt
+  that arrives before its send is recorded does not make every send look for
+  it: ``receipts.py`` marks the row (``receipt_waiting``) and the UPDATE that
+  records the answer only matches an unmarked row; a marked one takes the slow
+  path that applies the waiting receipt (``receipts.py`` has the whole argument).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import receipts, signals, validation
 from .backends import OutgoingSms, get_backend
-from .client import PRODUCTS, mask_mobile
+from .client import PRODUCTS, SubmitResult, mask_mobile
 from .conf import huyi_settings
-from .exceptions import BLACKLIST_CODES, MOBILE_BLACKLISTED, HuyiApiError, HuyiResponseError, error_for_code
+from .exceptions import (
+    BLACKLIST_CODES,
+    MOBILE_BLACKLISTED,
+    HuyiApiError,
+    HuyiConnectionError,
+    HuyiTransportError,
+    error_for_code,
+)
 from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
 
-__all__ = ["prepare_message", "send_sms", "get_balance", "add_template", "resend", "NotResendable"]
+__all__ = [
+    "prepare_message",
+    "send_sms",
+    "enqueue_sms",
+    "deliver",
+    "send_queued",
+    "requeue",
+    "RequeueResult",
+    "get_balance",
+    "add_template",
+    "resend",
+    "NotResendable",
+    "RESENDABLE_STATUSES",
+]
 
 logger = logging.getLogger("django_huyi_sms.sending")
+
+Status = SmsLog.Status
+
+#: A worker claims (and so risks as ``unknown`` if it dies) this many rows at a time.
+CLAIM_CHUNK = 10
+
+# The statuses an answer from the provider may still be recorded on: a queued row, or one
+# marked unknown (by huyi_requeue, say) before the answer came: the answer is the truth.
+_ANSWERABLE = (Status.QUEUED, Status.UNKNOWN)
 
 
 def prepare_message(mobile: str, content: str, *, product: str = "sms") -> OutgoingSms:
@@ -55,31 +101,94 @@ def send_sms(
     gets but the row never stores: they are starred out in ``SmsLog.content``.
 
     The row is written as ``queued`` before the HTTP call, then becomes
-    ``submitted`` (with the provider's ``smsid``) or ``failed`` (with the
-    provider's code and message). ``sms_sent`` or ``sms_failed`` is sent.
+    ``submitted`` (with the provider's ``smsid``; ``sms_sent`` is sent),
+    ``failed`` (the provider refused, or the request never left; ``sms_failed``)
+    or ``unknown`` (the request left and no valid answer came, so it may have
+    been sent; ``sms_status_changed``).
 
     Invalid input (a malformed number, empty or over-long content, emoji, a bad
     signature) raises the provider's exception class before anything is
     written, whatever ``fail_silently`` says: nothing was sent. Failures of the
-    send itself (the provider refusing, the network) raise a ``HuyiApiError``
-    subclass unless ``fail_silently`` is true; the row records them either way.
+    send itself raise a ``HuyiApiError`` subclass unless ``fail_silently`` is
+    true (``HuyiConnectionError``: nothing was sent; ``HuyiTransportError``:
+    unknown); the row records them either way, and the exception carries it as
+    ``error.log``.
     """
-    purpose = validation.validate_purpose(purpose, max_length=SmsLog._meta.get_field("purpose").max_length)
+    message = _checked(mobile, content, product)
+    log = _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
+    deliver(log, message, fail_silently=fail_silently)
+    return log
+
+
+def enqueue_sms(
+    mobile: str,
+    content: str,
+    *,
+    product: str = "sms",
+    purpose: str = "",
+    user: Any = None,
+    fail_silently: bool = False,
+) -> SmsLog:
+    """Record ``content`` to ``mobile`` as ``queued`` and send it from a task once the transaction commits.
+
+    Takes ``send_sms``'s arguments and validates the same way, raising before
+    anything is written. The row is handed to a worker only on commit
+    (``transaction.on_commit``), so a rollback sends nothing, and a crash after
+    the commit loses nothing (``huyi_requeue`` hands out rows no worker took).
+    Rows queued in one transaction go to workers in batches of
+    ``QUEUE["BATCH_SIZE"]``. The outcome is recorded on the row as for
+    ``send_sms``; nothing is raised for it (``fail_silently`` is accepted for
+    symmetry and changes nothing). With Django's immediate task backend (the
+    default) the send happens in this process right after the commit.
+    """
+    from . import tasks  # tasks.py calls back into this module: import at call time
+
+    message = _checked(mobile, content, product)
+    log = _new_row(message, purpose=purpose, user=user, dispatched=True)
+    tasks.dispatch_on_commit([log.pk])
+    return log
+
+
+def _checked(mobile: str, content: str, product: str) -> OutgoingSms:
     message = prepare_message(mobile, content, product=product)
     if len(message.mobiles) != 1:
         raise error_for_code(406, detail="send_sms() sends to exactly one number")
     if product == "marketing" and receipts.is_opted_out(message.mobile):
         raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
-    log = SmsLog.objects.create(
+    return message
+
+
+def _new_row(
+    message: OutgoingSms,
+    *,
+    purpose: str,
+    user: Any,
+    redact: Sequence[str] = (),
+    claimed: bool = False,
+    dispatched: bool = False,
+    **extra: Any,
+) -> SmsLog:
+    """INSERT the ``queued`` row for ``message``.
+
+    ``claimed``: this process sends it right away, so it is in flight from the
+    start (should the process die mid-send, the row becomes ``unknown``, never
+    sent again). ``dispatched``: it goes to the task queue.
+    """
+    purpose = validation.validate_purpose(purpose, max_length=SmsLog._meta.get_field("purpose").max_length)
+    now = timezone.now()
+    if "user_id" not in extra:
+        extra["user"] = user if getattr(user, "pk", None) else None
+    return SmsLog.objects.create(
         product=message.product,
         mobile=message.mobile,
         content=_redacted(message.content, redact),
         parts=message.parts,
         purpose=purpose or "",
-        user=user if getattr(user, "pk", None) else None,
+        claimed_at=now if claimed else None,
+        attempts=1 if claimed else 0,
+        dispatched_at=now if dispatched else None,
+        **extra,
     )
-    deliver(log, message, fail_silently=fail_silently)
-    return log
 
 
 def _redacted(content: str, secrets: Sequence[str]) -> str:
@@ -91,78 +200,276 @@ def _redacted(content: str, secrets: Sequence[str]) -> str:
 
 
 def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -> SmsLog:
-    """Hand a queued ``log``'s ``message`` to the backend and record what happened.
+    """Hand a claimed ``log``'s ``message`` to the backend and record what happened.
 
-    The one place a queued row is sent from, whatever queued it.
+    The one place a row is sent from, whatever queued it. A failure is raised
+    (with ``error.log``) unless ``fail_silently``.
     """
-    backend = get_backend()
-    try:
-        result = backend.send(message)
-    except HuyiApiError as error:
-        _record_failure(log, error)
+    error = _attempt(log, message)
+    if error is not None:
+        _record_error(log, error)
         if not fail_silently:
-            raise
-        return log
-    except Exception as error:
-        # A backend bug must not leave the row queued forever; record it, then re-raise
-        # (fail_silently hides provider trouble, not programming errors).
-        _record_failure(log, HuyiResponseError(None, detail=f"{error.__class__.__name__} in backend"))
-        raise
-    _record_submitted(log, smsid=result.smsid, code=result.code, msg=result.msg)
+            raise error
     return log
 
 
-def _record_submitted(log: SmsLog, *, smsid: str, code: int, msg: str) -> None:
+def _attempt(log: SmsLog, message: OutgoingSms) -> HuyiApiError | None:
+    """Send ``message``; record an acceptance, return a failure for the caller to record or retry."""
+    try:
+        result = get_backend().send(message)
+    except HuyiApiError as error:
+        error.log = log
+        return error
+    except Exception as error:
+        # A bug in a backend: it may have raised after the request left, so the row cannot
+        # be called failed. Record it as unknown, then let the bug be seen.
+        _record_unknown(log, f"{error.__class__.__name__} in backend")
+        raise
+    _record_submitted(log, result)
+    return None
+
+
+def _record_error(log: SmsLog, error: HuyiApiError) -> None:
+    if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
+        _record_unknown(log, _reason(error))
+    else:
+        _record_failure(log, error)
+
+
+def _reason(error: HuyiApiError) -> str:
+    """What the row says of a failure: the provider's text for a refusal, what went wrong otherwise."""
+    if isinstance(error, HuyiTransportError):
+        text = error.detail or str(error)
+    else:
+        text = error.msg or error.detail or str(error)
+    return validation.printable(text)[:255]
+
+
+def _write(log: SmsLog, changes: dict[str, Any], *, statuses: Iterable[str] = _ANSWERABLE) -> tuple[bool, bool]:
+    """Record ``changes`` on ``log`` if its status is one of ``statuses``; mirror them on the instance.
+
+    Returns ``(written, receipt_waiting)``. The hot path is one conditional
+    UPDATE that matches only a row no receipt is waiting for; a waiting receipt
+    (rare: it came before this answer was recorded) takes a second UPDATE,
+    and the caller then applies it.
+    """
+    statuses = tuple(statuses)
+    rows = SmsLog.objects.filter(pk=log.pk, status__in=statuses)
+    if rows.filter(receipt_waiting=False).update(**changes):
+        waiting = False
+    elif rows.update(**changes, receipt_waiting=False):
+        waiting = True
+    else:
+        log.refresh_from_db()  # another writer got there first; it stays as they left it
+        return False, False
+    for field, value in changes.items():
+        setattr(log, field, value)
+    log.receipt_waiting = False
+    return True, waiting
+
+
+def _record_submitted(log: SmsLog, result: SubmitResult) -> None:
     now = timezone.now()
     changes = {
-        "status": SmsLog.Status.SUBMITTED,
-        "smsid": smsid,
-        "provider_code": code,
-        "provider_msg": msg[:255],
+        "status": Status.SUBMITTED,
+        "smsid": result.smsid,
+        "provider_code": result.code,
+        "provider_msg": result.msg[:255],
         "submitted_at": now,
         "updated_at": now,
     }
-    # Conditional: only a queued row becomes submitted, so a receipt applied in
-    # between (receipts.py's early-receipt path) is never overwritten.
-    updated = SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes)
-    _apply(log, updated, changes)
-    logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), smsid)
+    written, waiting = _write(log, changes)
+    logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
+    if not written:
+        return
     # sms_sent first: a receipt that came early must not announce delivery of a send
     # not yet announced as sent. The matching runs even if a receiver raises.
     try:
         signals.sms_sent.send(sender=SmsLog, log=log)
     finally:
-        if updated:
-            # A receipt may have come before this smsid was stored: apply any that wait
-            # for it now, and again once the smsid is committed if we are inside a
-            # transaction (receipts.py explains why that ordering loses nothing).
+        if waiting:
             receipts.match_pending_receipts(log)
-            if transaction.get_connection().in_atomic_block:
-                transaction.on_commit(lambda: receipts.match_pending_receipts(log))
+        elif transaction.get_connection().in_atomic_block:
+            # Inside the caller's transaction the row itself may not be visible to others yet,
+            # so a receipt could neither find nor mark it: look once it is committed.
+            transaction.on_commit(lambda: receipts.match_pending_receipts(log))
 
 
 def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
     now = timezone.now()
     changes = {
-        "status": SmsLog.Status.FAILED,
+        "status": Status.FAILED,
         "provider_code": error.code,
-        "provider_msg": (error.msg or error.detail or str(error))[:255],
+        "provider_msg": _reason(error),
         "updated_at": now,
     }
-    _apply(log, SmsLog.objects.filter(pk=log.pk, status=SmsLog.Status.QUEUED).update(**changes), changes)
+    written, _waiting = _write(log, changes)  # a failed send has no receipt: one waiting is another's
     if error.code in BLACKLIST_CODES:
         receipts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
     logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
-    signals.sms_failed.send(sender=SmsLog, log=log, error=error)
+    if written:
+        signals.sms_failed.send(sender=SmsLog, log=log, error=error)
 
 
-def _apply(log: SmsLog, updated: int, changes: dict[str, Any]) -> None:
-    """Mirror a conditional UPDATE on the in-memory ``log``; reload it if another writer got there first."""
-    if updated:
-        for field, value in changes.items():
-            setattr(log, field, value)
-    else:
-        log.refresh_from_db()
+def _record_unknown(log: SmsLog, reason: str, *, statuses: Iterable[str] = (Status.QUEUED,)) -> bool:
+    """Mark ``log`` unknown: the request may have reached the provider. Sends ``sms_status_changed``."""
+    old_status = log.status
+    changes = {"status": Status.UNKNOWN, "provider_msg": reason[:255], "updated_at": timezone.now()}
+    written, waiting = _write(log, changes, statuses=statuses)
+    logger.warning("SMS %s to %s: outcome unknown (%s); it will not be sent again", log.pk, mask_mobile(log.mobile), reason)
+    if not written:
+        return False
+    try:
+        signals.sms_status_changed.send(
+            sender=SmsLog, log=log, old_status=old_status, new_status=Status.UNKNOWN, receipt=None
+        )
+    finally:
+        if waiting:
+            receipts.match_unknown(log.mobile)
+    return True
+
+
+# -- the queue's side: what a worker runs ----------------------------------------------------------
+
+
+def send_queued(pks: Sequence[int]) -> int:
+    """Send the queued rows ``pks``: the body of the queue's task. Returns how many were attempted.
+
+    Rows that are not ``queued`` any more, or that another worker has claimed,
+    are skipped, so a task delivered twice sends nothing twice. Rows are
+    claimed ``CLAIM_CHUNK`` at a time (one UPDATE), then sent one by one. A send
+    that reached nobody (``HuyiConnectionError``) is handed back to the queue
+    with backoff while ``QUEUE["RETRIES"]`` allow and the runner can defer;
+    otherwise it is recorded as failed.
+    """
+    from . import tasks
+
+    attempted = 0
+    retries: list[tuple[int, float]] = []
+    pks = list(dict.fromkeys(int(pk) for pk in pks))
+    for start in range(0, len(pks), CLAIM_CHUNK):
+        for log in _claim(pks[start : start + CLAIM_CHUNK]):
+            attempted += 1
+            message = OutgoingSms(product=log.product, mobile=log.mobile, content=log.content, parts=log.parts)
+            try:
+                error = _attempt(log, message)
+            except Exception:
+                # Recorded as unknown by _attempt; the rest of the batch still goes out.
+                logger.exception("SMS %s: the backend raised", log.pk)
+                continue
+            if error is None:
+                continue
+            delay = _retry_delay(log, error)
+            if delay is not None and _release(log, delay, error):
+                retries.append((log.pk, delay))
+            else:
+                _record_error(log, error)
+    for pk, delay in retries:
+        tasks.dispatch([pk], delay=delay)
+    return attempted
+
+
+def _claim(pks: Sequence[int]) -> list[SmsLog]:
+    """Take the still waiting rows among ``pks`` for this worker, in one UPDATE. Returns them."""
+    now = timezone.now()
+    waiting = SmsLog.objects.filter(status=Status.QUEUED, claimed_at__isnull=True)
+    claim = {"claimed_at": now, "attempts": F("attempts") + 1, "updated_at": now}
+    with transaction.atomic():
+        # On PostgreSQL the rows are locked (others skip them) from here to the commit, so the
+        # UPDATE below takes exactly these; SQLite runs one writer at a time anyway.
+        rows = list(waiting.select_for_update(skip_locked=True).filter(pk__in=pks).order_by("pk"))
+        ids = [row.pk for row in rows]
+        taken = waiting.filter(pk__in=ids).update(**claim) if ids else 0
+        if taken != len(ids):
+            # Another writer got some in between (a database without row locks, in a mode
+            # that lets two writers interleave): undo, and take them one by one below.
+            transaction.set_rollback(True)
+    if taken != len(ids):
+        rows = [row for row in rows if waiting.filter(pk=row.pk).update(**claim)]
+    for row in rows:
+        row.claimed_at, row.attempts, row.updated_at = now, row.attempts + 1, now
+    return rows
+
+
+def _retry_delay(log: SmsLog, error: HuyiApiError) -> float | None:
+    """Seconds until ``log`` is tried again, or None when it is not retried (only where nothing was sent)."""
+    from . import tasks
+
+    if not isinstance(error, HuyiConnectionError):
+        return None
+    if log.attempts > int(huyi_settings.QUEUE["RETRIES"]) or not tasks.can_defer():
+        return None
+    return tasks.retry_delay(log.attempts)
+
+
+def _release(log: SmsLog, delay: float, error: HuyiApiError) -> bool:
+    """Give a claimed row back to the queue, due in ``delay`` seconds (nothing of it was sent)."""
+    now = timezone.now()
+    released = SmsLog.objects.filter(pk=log.pk, status=Status.QUEUED, claimed_at=log.claimed_at).update(
+        claimed_at=None,
+        dispatched_at=now + timedelta(seconds=delay),
+        provider_msg=_reason(error),
+        updated_at=now,
+    )
+    if released:
+        logger.info("SMS %s to %s not sent (%s); retry %d in %.0fs", log.pk, mask_mobile(log.mobile), error, log.attempts, delay)
+    return bool(released)
+
+
+@dataclass(frozen=True)
+class RequeueResult:
+    #: Queued rows no worker took in time, handed to the queue again.
+    handed_out: int
+    #: Rows a worker took and never finished: they may have been sent, so they are unknown now.
+    unknown: int
+
+
+def requeue(*, older_than: float | None = None, limit: int | None = None) -> RequeueResult:
+    """Hand out again what the queue lost; the body of ``huyi_requeue``. Idempotent.
+
+    A ``queued`` row that no worker claimed within ``older_than`` seconds
+    (default ``QUEUE["STALE_AFTER"]``) of being handed out is handed out again;
+    rows are claimed with ``select_for_update(skip_locked=True)``, so two
+    requeues at once hand out each row once, and a worker that gets a row twice
+    sends it once. A row that a worker claimed that long ago and never finished
+    (the worker died mid-send) may have reached the provider: it becomes
+    ``unknown``, never sent again. Processes at most ``limit`` rows (all by default).
+    """
+    from . import tasks
+
+    older_than = float(huyi_settings.QUEUE["STALE_AFTER"] if older_than is None else older_than)
+    handed_out = unknown = 0
+    while limit is None or handed_out + unknown < limit:
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=older_than)
+        chunk = int(huyi_settings.QUEUE["BATCH_SIZE"])
+        if limit is not None:
+            chunk = min(chunk, limit - handed_out - unknown)
+        stale = Q(claimed_at__isnull=True, dispatched_at__lt=cutoff) | Q(claimed_at__lt=cutoff)
+        with transaction.atomic():
+            rows = list(
+                SmsLog.objects.select_for_update(skip_locked=True)
+                .filter(stale, status=Status.QUEUED)
+                .order_by("pk")
+                .only("pk", "mobile", "status", "claimed_at")[:chunk]
+            )
+            lost = [row.pk for row in rows if row.claimed_at is None]
+            in_flight = [row for row in rows if row.claimed_at is not None]
+            if lost:
+                SmsLog.objects.filter(pk__in=lost).update(dispatched_at=now, updated_at=now)
+                tasks.dispatch_on_commit(lost)
+        if not rows:
+            break
+        for row in in_flight:
+            if _record_unknown(row, "the worker stopped while sending it: it may have been sent"):
+                unknown += 1
+        handed_out += len(lost)
+    if handed_out or unknown:
+        logger.info("requeue: %d handed out again, %d marked unknown", handed_out, unknown)
+    return RequeueResult(handed_out=handed_out, unknown=unknown)
+
+
+# -- the provider's other methods -----------------------------------------------------------------
 
 
 def get_balance(product: str = "sms") -> int:
@@ -199,15 +506,19 @@ def add_template(content: str, *, product: str = "sms") -> SmsTemplate:
     return template
 
 
+# -- resending ------------------------------------------------------------------------------------
+
+
 class NotResendable(ValueError):
-    """``resend()`` refused a message: it did not fail, it was already resent, or it carried a one-time code."""
+    """``resend()`` refused a message: it did not fail, it was already resent, it carried a one-time code,
+    or its outcome is unknown and the operator did not confirm."""
 
 
 #: The statuses of a message that did not reach the person and may be sent again.
-RESENDABLE_STATUSES = (SmsLog.Status.FAILED, SmsLog.Status.UNDELIVERED)
+RESENDABLE_STATUSES = (Status.FAILED, Status.UNDELIVERED)
 
 
-def resend(log: SmsLog) -> SmsLog:
+def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
     """Send a failed or undelivered ``log`` again, as a new ``SmsLog`` row whose ``resent_from`` is ``log``.
 
     The new row goes through the same validation, opt-out check and backend as
@@ -215,34 +526,32 @@ def resend(log: SmsLog) -> SmsLog:
     it (``failed``) rather than raised. The new row keeps the original's
     ``purpose`` and ``user``.
 
+    An ``unknown`` message may already be on the phone: it is resent only with
+    ``confirm_unknown=True`` (the admin asks the operator first).
+
     Raises :class:`NotResendable` when ``log`` did not fail, has been resent
-    already (so a double click sends once), or carried a one-time code (an old
-    code must not be sent again: the person asks for a new one). Invalid input
-    raises the provider's exception class before anything is written, as in
-    ``send_sms``.
+    already (so a double click sends once), carried a one-time code (an old
+    code must not be sent again: the person asks for a new one), or is unknown
+    and not confirmed. Invalid input raises the provider's exception class
+    before anything is written, as in ``send_sms``.
     """
     from .otp import PURPOSES  # otp.py imports this module: import at call time
 
+    allowed = RESENDABLE_STATUSES + ((Status.UNKNOWN,) if confirm_unknown else ())
     if log.purpose in PURPOSES or OtpRecord.objects.filter(sms_log_id=log.pk).exists():
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
-    message = prepare_message(log.mobile, log.content, product=log.product)
-    if log.product == "marketing" and receipts.is_opted_out(message.mobile):
-        raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
+    message = _checked(log.mobile, log.content, log.product)
     with transaction.atomic():
         # Lock the original so that two concurrent resends of it create one new row.
         original = SmsLog.objects.select_for_update().filter(pk=log.pk).first()
-        if original is None or original.status not in RESENDABLE_STATUSES:
+        if original is None or original.status not in allowed:
+            if original is not None and original.status == Status.UNKNOWN:
+                raise NotResendable("this message may have been sent: resend it only once an operator confirms")
             raise NotResendable("only a failed or undelivered message is resent")
         if original.resends.exists():
             raise NotResendable("this message has been resent already")
-        new_log = SmsLog.objects.create(
-            product=message.product,
-            mobile=message.mobile,
-            content=message.content,
-            parts=message.parts,
-            purpose=original.purpose,
-            user_id=original.user_id,
-            resent_from=original,
+        new_log = _new_row(
+            message, purpose=original.purpose, user=None, claimed=True, user_id=original.user_id, resent_from=original
         )
     # Sent after the commit: the lock is not held while the provider answers.
     logger.info("SMS %s to %s resent as %s", original.pk, mask_mobile(original.mobile), new_log.pk)

@@ -116,19 +116,26 @@ def test_provider_refusal_is_recorded_and_raised(fake_provider):
 
 
 def test_fail_silently_records_but_does_not_raise(fake_provider):
-    fake_provider.status = 502
+    fake_provider.answer_json(code=4085, msg="同一手机号验证码短信发送超出【5】条", smsid="0")
     with ihuyi_at(fake_provider.url):
         log = django_huyi_sms.send_sms("13800138000", CODE_TEXT, fail_silently=True)
     assert log.status == SmsLog.Status.FAILED
     stored = SmsLog.objects.get(pk=log.pk)
-    assert stored.status == "failed" and stored.provider_code is None and "HTTP 502" in stored.provider_msg
+    assert (stored.status, stored.provider_code) == ("failed", 4085)
 
 
-def test_transport_error_is_raised_without_fail_silently(fake_provider):
+def test_a_5xx_answer_is_unknown_raised_and_carries_the_row(fake_provider):
+    """The request reached the provider's side and no reply came: it may have been sent."""
     fake_provider.status = 502
-    with ihuyi_at(fake_provider.url), pytest.raises(HuyiTransportError):
-        django_huyi_sms.send_sms("13800138000", CODE_TEXT)
-    assert SmsLog.objects.get().status == "failed"
+    with ihuyi_at(fake_provider.url), Catcher(signals.sms_failed) as failed:
+        with Catcher(signals.sms_status_changed) as changed:
+            with pytest.raises(HuyiTransportError) as caught:
+                django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    stored = SmsLog.objects.get()
+    assert stored.status == "unknown" and stored.provider_code is None and "HTTP 502" in stored.provider_msg
+    assert caught.value.may_have_been_sent and caught.value.log.pk == stored.pk
+    assert failed.calls == []  # not a failure: a receiver that resends failures must not see it
+    assert [(c["old_status"], c["new_status"], c["receipt"]) for c in changed.calls] == [("queued", "unknown", None)]
 
 
 def test_a_row_moved_on_by_someone_else_is_not_moved_back():
@@ -152,7 +159,8 @@ def test_a_backend_bug_does_not_leave_the_row_queued():
 
     with override_settings(HUYI_SMS={"BACKEND": Broken}), pytest.raises(ZeroDivisionError):
         django_huyi_sms.send_sms("13800138000", CODE_TEXT, fail_silently=True)
-    assert SmsLog.objects.get().status == SmsLog.Status.FAILED
+    # It may have raised after the request left: unknown, so nothing sends it again.
+    assert SmsLog.objects.get().status == SmsLog.Status.UNKNOWN
 
 
 def test_send_sms_takes_one_number_even_for_marketing():
