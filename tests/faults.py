@@ -7,7 +7,10 @@ Each connection is answered by the ``mode`` a test sets:
 * ``reset``: read the request, then reset the connection (RST) without a word;
 * ``close``: read the request, then close the connection (FIN) without a word;
 * ``drip``: write ``reply`` one byte every ``drip_interval`` seconds;
-* ``tls``: answer the client's TLS hello with garbage (for an ``https://`` URL).
+* ``tls``: answer the client's TLS hello with garbage (for an ``https://`` URL);
+* ``accept``: answer every Submit as accepted, each with an smsid of its own.
+
+``hang_from=N``: from the N-th request on, whatever the mode, hang (to kill a worker mid-batch).
 
 ``requests`` counts the requests that arrived whole; ``bodies`` keeps them.
 """
@@ -39,6 +42,7 @@ class FaultyProvider:
     mode: str = "reply"
     reply: bytes = field(default_factory=accepted)
     drip_interval: float = 0.2
+    hang_from: int | None = None
     bodies: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -80,13 +84,15 @@ class FaultyProvider:
                     conn.recv(4096)
                     conn.sendall(b"this is not TLS\r\n" * 4)
                     return
-                self._read_request(conn)
-                if self.mode == "hang":
+                number = self._read_request(conn)
+                if self.mode == "hang" or (self.hang_from is not None and number >= self.hang_from):
                     self._release.wait(30)
                 elif self.mode == "reset":
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 elif self.mode == "close":
                     conn.shutdown(socket.SHUT_RDWR)
+                elif self.mode == "accept":
+                    conn.sendall(accepted(str(10_000_000 + number)))
                 elif self.mode == "drip":
                     for byte in self.reply:
                         if self._release.wait(self.drip_interval):
@@ -97,12 +103,13 @@ class FaultyProvider:
             except OSError:
                 pass
 
-    def _read_request(self, conn: socket.socket) -> None:
+    def _read_request(self, conn: socket.socket) -> int:
+        """Read one request; return its number (1, 2, …), or 0 when the client gave up first."""
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = conn.recv(65536)
             if not chunk:
-                return
+                return 0
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         length = 0
@@ -113,11 +120,12 @@ class FaultyProvider:
         while len(body) < length:
             chunk = conn.recv(65536)
             if not chunk:
-                return
+                return 0
             body += chunk
         form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
         with self._lock:
             self.bodies.append(form)
+            return len(self.bodies)
 
 
 def unused_port() -> int:

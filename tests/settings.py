@@ -1,6 +1,7 @@
 """Settings for the test suite: SQLite and local memory by default; PostgreSQL / Redis when
 DATABASE_URL / REDIS_URL are set (see .ci/run)."""
 
+import json
 import os
 import tempfile
 
@@ -22,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    # The database task backend, for the tests that run its worker (manage.py db_worker).
+    "django_tasks_db",
     "django_huyi_sms",
 ]
 
@@ -63,9 +66,10 @@ DATABASES = {
     if os.environ.get("DATABASE_URL")
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 }
-# Several runs at once on one PostgreSQL server (two checkouts, a helper) each need their own test database.
-if os.environ.get("HUYI_TEST_DB_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["HUYI_TEST_DB_NAME"]}
+# Several runs at once on one PostgreSQL server (two checkouts, CI and a helper) each need their own
+# test database: HUYI_TEST_DB_NAME, or one named after this process.
+if os.environ.get("DATABASE_URL"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("HUYI_TEST_DB_NAME") or f"test_huyi_{os.getpid()}"}
 if not os.environ.get("DATABASE_URL"):
     # On SQLite the test database is a file, not memory: the live-server tests (the sandbox flows)
     # serve requests from other threads, and only a file gives each thread its own connection.
@@ -100,3 +104,13 @@ HUYI_SMS = {
     # Tests that look at the padding set it; the rest should not wait for it.
     "OTP": {"UNIFORM_RESPONSE_SECONDS": 0},
 }
+
+# A worker process a test starts (tests/workers.py) runs on the test's database with the test's
+# HUYI_SMS and TASKS, which the test passes in the environment.
+if os.environ.get("HUYI_WORKER_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["HUYI_WORKER_DB_NAME"]
+if os.environ.get("HUYI_WORKER_SETTINGS"):
+    _worker = json.loads(os.environ["HUYI_WORKER_SETTINGS"])
+    HUYI_SMS = _worker["HUYI_SMS"]
+    if "TASKS" in _worker:
+        TASKS = _worker["TASKS"]
