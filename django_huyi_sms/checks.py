@@ -62,7 +62,84 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 )
             )
     messages.extend(_check_push_settings(huyi_settings))
+    messages.extend(_check_queue_settings(huyi_settings))
     messages.extend(_check_authentication_backends())
+    return messages
+
+
+def _number(value: Any, *, whole: bool = False, positive: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if whole and not isinstance(value, int):
+        return False
+    return value > 0 if positive else value >= 0
+
+
+def _check_queue_settings(huyi_settings: Any) -> list[checks.CheckMessage]:
+    """QUEUE, CONNECT_RETRIES, UNKNOWN_MATCH_WINDOW: what sending.py and tasks.py read for queued sends."""
+    from . import tasks
+
+    messages: list[checks.CheckMessage] = []
+    queue = huyi_settings.QUEUE
+    shapes = {
+        ("QUEUE", "BATCH_SIZE"): (queue.get("BATCH_SIZE"), {"whole": True, "positive": True}),
+        ("QUEUE", "STALE_AFTER"): (queue.get("STALE_AFTER"), {"positive": True}),
+        ("QUEUE", "RETRIES"): (queue.get("RETRIES"), {"whole": True}),
+        ("QUEUE", "RETRY_BACKOFF"): (queue.get("RETRY_BACKOFF"), {}),
+        ("QUEUE", "RETRY_BACKOFF_MAX"): (queue.get("RETRY_BACKOFF_MAX"), {}),
+        ("CONNECT_RETRIES",): (huyi_settings.CONNECT_RETRIES, {"whole": True}),
+        ("UNKNOWN_MATCH_WINDOW",): (huyi_settings.UNKNOWN_MATCH_WINDOW, {"positive": True}),
+    }
+    for path, (value, rules) in shapes.items():
+        if not _number(value, **rules):
+            kind = "a whole number" if rules.get("whole") else "a number"
+            least = "above 0" if rules.get("positive") else "0 or more"
+            name = "".join(f"[{part!r}]" for part in path)
+            messages.append(checks.Error(f"HUYI_SMS{name} must be {kind}, {least}, not {value!r}.", id="huyi_sms.E006"))
+    stale, timeout = queue.get("STALE_AFTER"), huyi_settings.TIMEOUT
+    if _number(stale, positive=True) and _number(timeout) and stale <= timeout:
+        messages.append(
+            checks.Error(
+                f"HUYI_SMS['QUEUE']['STALE_AFTER'] ({stale} s) must be longer than TIMEOUT ({timeout} s): "
+                "huyi_requeue would mark a message that is still being sent unknown.",
+                hint="Leave it at its default (300), or a few times TIMEOUT.",
+                id="huyi_sms.E007",
+            )
+        )
+    runner = queue.get("RUNNER")
+    if runner not in ("tasks", "celery"):
+        messages.append(
+            checks.Error(f"HUYI_SMS['QUEUE']['RUNNER'] must be \"tasks\" or \"celery\", not {runner!r}.", id="huyi_sms.E008")
+        )
+    elif runner == "celery" and tasks.shared_task is None:
+        messages.append(
+            checks.Error(
+                "HUYI_SMS['QUEUE']['RUNNER'] is \"celery\" but Celery is not installed.",
+                hint='pip install "django-huyi-sms[celery]", and start a worker: celery -A yourproject worker',
+                id="huyi_sms.E009",
+            )
+        )
+    elif runner == "tasks" and tasks.django_task is None:
+        messages.append(
+            checks.Warning(
+                "Django's tasks framework is not available (Django 5.2 without the django-tasks backport): "
+                "enqueue_sms() sends in this process right after the commit.",
+                hint="pip install django-tasks, or use Celery (QUEUE['RUNNER'] = \"celery\").",
+                id="huyi_sms.W004",
+            )
+        )
+    elif runner == "tasks":
+        from django.conf import settings
+
+        alias = queue.get("TASK_BACKEND")
+        if alias not in (getattr(settings, "TASKS", None) or {"default": {}}):
+            messages.append(
+                checks.Error(
+                    f"HUYI_SMS['QUEUE']['TASK_BACKEND'] is {alias!r}, which the TASKS setting does not define.",
+                    hint="Name one of the TASKS aliases (\"default\" unless you have several).",
+                    id="huyi_sms.E010",
+                )
+            )
     return messages
 
 

@@ -97,3 +97,28 @@ def test_export_never_hands_excel_a_formula(admin_client):
     assert row[header.index("content")].startswith("'=")
     assert row[header.index("provider message")] == "'-1 失败"
 
+
+
+def test_resending_an_unknown_message_asks_first_and_says_why(admin_client):
+    unknown = log_row(status=SmsLog.Status.UNKNOWN, provider_msg="Submit: no answer within 10s")
+    failed = log_row(status=SmsLog.Status.FAILED)
+    page = act(admin_client, "resend_selected", [unknown, failed])
+    text = page.content.decode()
+    assert "Resend messages whose outcome is unknown?" in text
+    assert "may have accepted, charged and delivered it already" in text and "no answer within 10s" in text
+    assert unknown.mobile in text  # a superuser sees whole numbers, as in the list
+    assert django_huyi_sms.outbox == [] and not SmsLog.objects.filter(resent_from__isnull=False).exists()
+    # Confirmed: both go out (the failed one was part of the selection too).
+    response = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "resend_selected", "_selected_action": [unknown.pk, failed.pk], "confirm_unknown": "yes"},
+        follow=True,
+    )
+    assert "2 messages resent." in response.content.decode()
+    assert SmsLog.objects.filter(resent_from=unknown).count() == 1 and len(django_huyi_sms.outbox) == 2
+
+
+def test_an_unknown_message_has_a_badge_of_its_own(admin_client):
+    log_row(status=SmsLog.Status.UNKNOWN)
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "huyi-status-unknown" in page and "Unknown" in page

@@ -111,3 +111,13 @@ def test_bad_arguments_from_the_shell_exit_non_zero_without_a_traceback(args, co
     assert result.returncode == 1
     assert complaint in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_huyi_send_does_not_say_not_sent_when_it_may_have_been(fake_provider):
+    fake_provider.status = 502
+    with override_settings(HUYI_SMS={"ACCOUNT": "C1", "API_KEY": "k", "API_URL": fake_provider.url, "BACKEND": IHUYI}):
+        with pytest.raises(CommandError) as caught:
+            run("huyi_send", "13800138000", "您的验证码是：1234。")
+    log = SmsLog.objects.get()
+    assert str(caught.value).startswith("outcome unknown") and f"log #{log.pk} is 'unknown'" in str(caught.value)
+    assert "not sent" not in str(caught.value)

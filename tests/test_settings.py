@@ -138,3 +138,27 @@ def test_no_warning_when_sms_code_backend_is_there(backends):
 
 class MySmsCodeBackend(SmsCodeBackend):
     """A site's own subclass, as allauth-style customisation would have it."""
+
+
+@pytest.mark.parametrize(
+    "value, check_id, complaint",
+    [
+        ({"QUEUE": {"BATCH_SIZE": 0}}, "huyi_sms.E006", "['QUEUE']['BATCH_SIZE'] must be a whole number, above 0"),
+        ({"QUEUE": {"RETRIES": "five"}}, "huyi_sms.E006", "['QUEUE']['RETRIES'] must be a whole number, 0 or more"),
+        ({"QUEUE": {"RETRY_BACKOFF": -1}}, "huyi_sms.E006", "RETRY_BACKOFF"),
+        ({"CONNECT_RETRIES": 1.5}, "huyi_sms.E006", "['CONNECT_RETRIES'] must be a whole number"),
+        ({"UNKNOWN_MATCH_WINDOW": 0}, "huyi_sms.E006", "UNKNOWN_MATCH_WINDOW"),
+        ({"QUEUE": {"STALE_AFTER": 5}}, "huyi_sms.E007", "must be longer than TIMEOUT"),
+        ({"QUEUE": {"RUNNER": "rq"}}, "huyi_sms.E008", "must be \"tasks\" or \"celery\""),
+        ({"QUEUE": {"TASK_BACKEND": "elsewhere"}}, "huyi_sms.E010", "'elsewhere', which the TASKS setting does not define"),
+    ],
+)
+def test_queue_settings_are_checked(value, check_id, complaint):
+    with override_settings(HUYI_SMS=value):
+        errors = check_settings()
+    assert any(e.id == check_id and complaint in e.msg for e in errors), errors
+
+
+def test_the_default_queue_settings_pass():
+    with override_settings(HUYI_SMS={"CALLBACK_TOKEN": "t"}):
+        assert not [e for e in check_settings() if e.id in {f"huyi_sms.E00{n}" for n in range(6, 10)} | {"huyi_sms.E010"}]

@@ -17,6 +17,8 @@ STATUS_COLOURS = {
     SmsLog.Status.DELIVERED: "#198754",
     SmsLog.Status.UNDELIVERED: "#d63384",
     SmsLog.Status.FAILED: "#dc3545",
+    # Amber, with dark text below: not a failure, a question the operator may have to answer.
+    SmsLog.Status.UNKNOWN: "#b35c00",
     SmsTemplate.Status.PENDING: "#6c757d",
     SmsTemplate.Status.APPROVED: "#198754",
     SmsTemplate.Status.REJECTED: "#dc3545",

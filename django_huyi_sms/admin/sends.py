@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import DateFieldListFilter
+from django.contrib.admin import DateFieldListFilter, helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext, ngettext
@@ -17,7 +18,7 @@ from .. import balances, sending
 from ..exceptions import HuyiError
 from ..models import SmsLog, StatusReceipt, UpstreamReply
 from . import dashboard, export
-from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mobile_column
+from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mobile_column, shown_mobile
 from .display import badge, excerpt, format_duration, time_to_delivery
 from .filters import IndexedValuesFieldListFilter
 
@@ -153,9 +154,15 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
         return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
 
     @admin.action(description=_("Resend the selected failed messages"), permissions=["resend"])
-    def resend_selected(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> None:
-        """Resend the failed and undelivered rows of the selection (the others are left alone)."""
-        candidates = list(queryset.filter(status__in=sending.RESENDABLE_STATUSES).order_by("pk")[: MAX_RESEND + 1])
+    def resend_selected(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> HttpResponse | None:
+        """Resend the failed and undelivered rows of the selection (the others are left alone).
+
+        Rows whose outcome is unknown may be on the phone already: they are resent only after
+        the operator confirms on a page that says so.
+        """
+        confirmed = request.POST.get("confirm_unknown") == "yes"
+        statuses = sending.RESENDABLE_STATUSES + (SmsLog.Status.UNKNOWN,)
+        candidates = list(queryset.filter(status__in=statuses).order_by("pk")[: MAX_RESEND + 1])
         if len(candidates) > MAX_RESEND:
             candidates = candidates[:MAX_RESEND]
             self.message_user(
@@ -164,19 +171,27 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
                 % {"count": MAX_RESEND},
                 messages.WARNING,
             )
+        unknown = [log for log in candidates if log.status == SmsLog.Status.UNKNOWN]
+        if unknown and not confirmed:
+            return self._confirm_unknown(request, candidates, unknown)
         resent = refused = 0
         for log in candidates:
             try:
-                new_log = sending.resend(log)
+                new_log = sending.resend(log, confirm_unknown=confirmed)
             except (sending.NotResendable, HuyiError):
                 refused += 1
                 continue
             resent += 1
-            if new_log.status == SmsLog.Status.FAILED:
+            if new_log.status in (SmsLog.Status.FAILED, SmsLog.Status.UNKNOWN):
                 self.message_user(
                     request,
-                    gettext("Resend of #%(pk)s failed: %(code)s %(msg)s")
-                    % {"pk": log.pk, "code": new_log.provider_code, "msg": new_log.provider_msg},
+                    gettext("Resend of #%(pk)s did not go through (%(status)s): %(code)s %(msg)s")
+                    % {
+                        "pk": log.pk,
+                        "status": new_log.get_status_display(),
+                        "code": new_log.provider_code if new_log.provider_code is not None else "",
+                        "msg": new_log.provider_msg,
+                    },
                     messages.WARNING,
                 )
         if resent:
@@ -198,6 +213,20 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
             )
         if not candidates:
             self.message_user(request, gettext("None of the selected messages failed."), messages.WARNING)
+        return None
+
+    def _confirm_unknown(self, request: HttpRequest, candidates: list[SmsLog], unknown: list[SmsLog]) -> TemplateResponse:
+        """The page that asks before resending messages that may have been delivered."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Resend messages whose outcome is unknown?"),
+            "opts": self.opts,
+            "unknown": [(log, shown_mobile(request, log.mobile)) for log in unknown],
+            # Sent back with the confirmation: every row of the selection that may be resent.
+            "selected": [log.pk for log in candidates],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/huyi_sms/smslog/resend_unknown.html", context)
 
     @admin.action(description=_("Export the selected messages as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> HttpResponse:

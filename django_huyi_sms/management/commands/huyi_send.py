@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import validation
 from ...client import PRODUCTS
-from ...exceptions import HuyiError
+from ...exceptions import HuyiError, HuyiTransportError
 from ...models import SmsLog
 from ...sending import send_sms
 
@@ -33,6 +33,15 @@ class Command(BaseCommand):
             raise CommandError(f"not sent: --purpose: {exc}") from None
         try:
             log = send_sms(options["mobile"], options["content"], product=options["product"], purpose=options["purpose"])
+        except HuyiTransportError as exc:
+            if exc.may_have_been_sent:
+                # Saying "not sent" would invite a second try that doubles the message.
+                raise CommandError(
+                    f"outcome unknown: the request reached the provider (or may have) and no answer came, so it "
+                    f"may have been sent; log #{exc.log.pk if exc.log else '?'} is 'unknown' and is not resent "
+                    f"automatically. {exc}"
+                ) from None
+            raise CommandError(f"not sent: {exc}") from None
         except HuyiError as exc:
             raise CommandError(f"not sent: {exc}") from None
         self.stdout.write(
