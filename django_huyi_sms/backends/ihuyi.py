@@ -26,20 +26,32 @@ def shared_session(connect_retries: int = 2) -> requests.Session:
         return session
 
 
+# Clients by their settings: made once, not per send (a settings change makes a new key).
+_clients: dict[tuple[ProductConfig, int], IhuyiClient] = {}
+
+
 class IhuyiBackend(BaseSmsBackend):
     """Sends through the provider's signed HTTP API, one client per product."""
 
     def client(self, product: str) -> IhuyiClient:
         config: ProductConfig = huyi_settings.product(product)
-        return IhuyiClient(
-            config.account,
-            config.api_key,
-            config.api_url,
-            product=product,
-            sign_mode=config.sign_mode,
-            timeout=config.timeout,
-            session=shared_session(int(huyi_settings.CONNECT_RETRIES)),
-        )
+        retries = int(huyi_settings.CONNECT_RETRIES)
+        client = _clients.get((config, retries))
+        if client is None:
+            client = IhuyiClient(
+                config.account,
+                config.api_key,
+                config.api_url,
+                product=product,
+                sign_mode=config.sign_mode,
+                timeout=config.timeout,
+                session=shared_session(retries),
+            )
+            with _session_lock:
+                if len(_clients) > 64:  # settings that keep changing (tests): do not grow for ever
+                    _clients.clear()
+                _clients[(config, retries)] = client
+        return client
 
     def send(self, message: OutgoingSms) -> SubmitResult:
         # sending.py has checked the message (prepare_message): the client need not check it again.

@@ -1,0 +1,129 @@
+"""10,000 queued messages through 1, 2 and 4 Celery worker processes against the fake provider.
+
+    python -m benchmarks.worker_bench URL
+
+PostgreSQL and Redis (the broker) on this machine. The rows are written first; the clock runs
+from handing them to the queue (100 tasks of 100) to the last one recorded as submitted, with
+the workers already started and idle. Beside it, a bare requests.Session posting the same
+signed form, one after another (the serial throughput the target compares with), measured
+before and after. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks.harness import ROOT, drop_pg_database, setup_django
+from benchmarks.send_bench import CONTENT, submit_url_for, bare_loop
+
+MESSAGES = 10_000
+WORKER_COUNTS = (1, 2, 4)
+
+
+def main() -> None:
+    url, broker = sys.argv[1], sys.argv[2]
+    queue = f"huyi-bench-{os.getpid()}"
+    huyi_sms = {
+        "ACCOUNT": "C12345678",
+        "API_KEY": "bench-api-key-0123456789abcdef",
+        "API_URL": url,
+        "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
+        "CALLBACK_TOKEN": "bench",
+        "QUEUE": {"RUNNER": "celery", "QUEUE_NAME": queue, "BATCH_SIZE": 100},
+    }
+    pg_name = setup_django("postgres", huyi_sms)
+    try:
+        print(json.dumps(run(url, broker, queue, huyi_sms)))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if pg_name:
+            drop_pg_database(pg_name)
+
+
+def _start_workers(count: int, env: dict[str, str], queue: str) -> list[subprocess.Popen]:
+    logs = [tempfile.NamedTemporaryFile(prefix="huyi-bench-worker-", suffix=".log") for _ in range(count)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "benchmarks.celery_app", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "--queues", queue, "--hostname", f"bench{n}@%h"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        )
+        for n, log in enumerate(logs)
+    ]
+    deadline = time.monotonic() + 60
+    for log in logs:  # each is ready when it says so (its log goes to a file: a pipe would fill and stall it)
+        while b" ready." not in open(log.name, "rb").read():
+            if time.monotonic() > deadline:
+                raise RuntimeError("a worker did not start within 60 s")
+            time.sleep(0.05)
+    for worker, log in zip(workers, logs):
+        worker.log = log  # type: ignore[attr-defined]  kept open (and so on disk) while it runs
+    return workers
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(url: str, broker: str, queue: str, huyi_sms: dict) -> dict:
+    from django.db import connection
+    from django.utils import timezone
+
+    from django_huyi_sms import tasks
+    from django_huyi_sms.models import SmsLog
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BENCH_DJANGO": json.dumps(
+            {"database": {**connection.settings_dict, "TIME_ZONE": None}, "huyi_sms": huyi_sms, "broker": broker, "queue": queue},
+            default=str,
+        ),
+    }
+    os.environ["BENCH_DJANGO"] = env["BENCH_DJANGO"]
+    import benchmarks.celery_app  # noqa: F401  the same broker and queue in this process
+
+    bare = [bare_loop(url, 2000)]
+    results = {}
+    for count in WORKER_COUNTS:
+        SmsLog.objects.all().delete()
+        now = timezone.now()
+        rows = SmsLog.objects.bulk_create(
+            SmsLog(mobile=f"138{n:08d}", content=CONTENT, dispatched_at=now) for n in range(MESSAGES)
+        )
+        pks = [row.pk for row in rows]
+        workers = _start_workers(count, env, queue)
+        try:
+            started = time.perf_counter()
+            tasks.dispatch(pks)
+            while SmsLog.objects.filter(status="submitted").count() < MESSAGES:
+                time.sleep(0.05)
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError("workers did not finish in 10 minutes")
+            elapsed = time.perf_counter() - started
+            rss = [_peak_rss_mib(worker.pid) for worker in workers]
+        finally:
+            for worker in workers:
+                os.killpg(worker.pid, signal.SIGTERM)
+            for worker in workers:
+                worker.wait(30)
+        results[count] = {"throughput": MESSAGES / elapsed, "seconds": elapsed, "peak_rss_mib": rss}
+    bare.append(bare_loop(url, 2000))
+    return {"messages": MESSAGES, "bare_serial": statistics.median(bare), "bare_rounds": bare, "workers": results}
+
+
+if __name__ == "__main__":
+    main()
