@@ -207,6 +207,19 @@ _UNQUALIFIED = emoji.STATUS["unqualified"]
 _TEXT_PRESENTATION = "\ufe0e"
 
 
+def _emoji_start_pattern() -> re.Pattern[str]:
+    """A character class of every character an emoji sequence can begin with, from the emoji data.
+
+    Keycaps begin with an ASCII digit, ``#`` or ``*`` and are only emoji with the
+    U+20E3 / U+FE0F that follow, so those marks stand in for them.
+    """
+    starts = {sequence[0] for sequence in emoji.EMOJI_DATA} - set("0123456789#*") | {"\u20e3", "\ufe0f"}
+    return re.compile("[" + "".join(re.escape(char) for char in sorted(starts)) + "]")
+
+
+_EMOJI_START = _emoji_start_pattern()
+
+
 def find_emoji(content: str) -> tuple[str, int] | None:
     """The first emoji in ``content`` and its index, or ``None``.
 
@@ -218,6 +231,8 @@ def find_emoji(content: str) -> tuple[str, int] | None:
     ordinary brand and typographic text and are not emoji; nor is anything
     followed by the text presentation selector U+FE0E.
     """
+    if not _EMOJI_START.search(content):
+        return None  # the common case, a message of Chinese and ASCII: no need to tokenize
     for match in emoji.emoji_list(content):
         sequence, end = match["emoji"], match["match_end"]
         if content[end : end + 1] == _TEXT_PRESENTATION:
