@@ -182,7 +182,8 @@ def match_unknown(mobile: str) -> SmsLog | None:
 def match_pending_receipts(log: SmsLog) -> int:
     """Apply the receipts that arrived for ``log`` before its smsid was recorded.
 
-    Called by ``sending.py`` once the smsid is committed. Returns how many receipts were matched.
+    Called by ``sending.py`` when a marked send (``receipt_waiting``) records its smsid, and after
+    the commit of a send made inside a transaction. Returns how many receipts were matched.
     """
     if not log.smsid:
         return 0
