@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -202,7 +201,7 @@ def write_doc(report: dict) -> None:
             rss = ", ".join(f"{value:.0f} MiB" for value in result["peak_rss_mib"])
             rows.append(f"| {count} | {result['throughput']:.0f} | {result['seconds']:.1f} | {rss} |")
         rows += ["", "![Throughput against worker processes](benchmarks-workers.svg)"]
-    rows += [f"", *(f"Skipped: {reason}." for reason in report["skipped"]), "", END]
+    rows += ["", *(f"Skipped: {reason}." for reason in report["skipped"]), "", END]
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
     section = "\n".join(rows)
     if START in text and END in text:

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from benchmarks.harness import ROOT, drop_pg_database, setup_django
-from benchmarks.send_bench import CONTENT, submit_url_for, bare_loop
+from benchmarks.send_bench import CONTENT, bare_loop
 
 MESSAGES = 10_000
 WORKER_COUNTS = (1, 2, 4)

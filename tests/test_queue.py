@@ -257,7 +257,7 @@ def test_a_receipt_for_an_smsid_we_never_learned_moves_the_one_unknown_send_on(c
 
 
 def test_two_unknown_sends_to_one_number_are_not_guessed_apart(client):
-    first, second = unknown_send(), unknown_send()
+    unknown_send(), unknown_send()
     post_form(client, "receipt_push", receipt_fields("777", mobile=MOBILE))
     assert set(SmsLog.objects.values_list("status", flat=True)) == {"unknown"}
     assert receipts.StatusReceipt.objects.get().log is None  # kept, unmatched
