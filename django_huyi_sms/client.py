@@ -290,7 +290,7 @@ class IhuyiClient:
         self._headers = {**self.session.headers, "Content-Type": "application/x-www-form-urlencoded"}
         environment = requests.utils.get_environ_proxies(self.api_url) if self.session.trust_env else {}
         self._proxies = {**environment, **self.session.proxies}
-        self._adapter = self.session.get_adapter(self.api_url)
+        self._adapter: requests.adapters.BaseAdapter | None = None
 
     def __repr__(self) -> str:
         return (
@@ -410,6 +410,13 @@ class IhuyiClient:
         request.body = urlencode(fields).encode("ascii")  # percent-encoded UTF-8: ASCII
         request.headers = requests.structures.CaseInsensitiveDict(self._headers)
         request.headers["Content-Length"] = str(len(request.body))
+        if self._adapter is None:
+            try:
+                self._adapter = self.session.get_adapter(self.api_url)
+            except requests.exceptions.InvalidSchema:
+                raise HuyiConfigurationError(
+                    None, detail=f"{method}: the endpoint {self.api_url!r} is not an http:// or https:// URL"
+                ) from None
         try:
             response = self._adapter.send(
                 request,

@@ -227,3 +227,9 @@ def test_timeout_setting_bounds_a_code_request_too(faulty):
     ):
         otp.request_code(MOBILE, purpose="verify_phone")
     assert time.monotonic() - started < 1.5
+
+
+def test_an_endpoint_that_is_not_http_fails_as_nothing_sent():
+    with pytest.raises(HuyiConfigurationError, match="not an http:// or https:// URL"):
+        send("ftp://127.0.0.1/webservice/sms.php")
+    assert the_row().status == SmsLog.Status.FAILED
