@@ -99,6 +99,13 @@ if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # runserver answers requests from several threads, and the sandbox pushes receipts back
+    # while a page (an admin login, say) writes. SQLite's default transactions take the write
+    # lock only at their first write and then fail at once with "database is locked" (the
+    # receipt push answers 503 and the sandbox, like ihuyi, retries only after 60 s). Taking
+    # the lock when a transaction begins makes writers wait their turn instead.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
