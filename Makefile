@@ -30,7 +30,7 @@ browser:
 	@tools/install-browser
 
 test: $(STAMP) browser
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL -u AMQP_URL $(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== again on $${DATABASE_URL%%://*} =="; \
 	  $(PY) -m pytest $(PYTEST_ARGS); \

@@ -1,7 +1,7 @@
 """The Celery app of the test suite's worker processes (``celery -A tests.celery_app worker``).
 
 A site's own app looks the same: settings from Django's, and ``autodiscover_tasks()`` finds
-``django_huyi_sms.tasks``. The broker is this machine's Redis (REDIS_URL), a database of its own.
+``django_huyi_sms.tasks``. The broker is the one the test names (this machine's Redis or RabbitMQ).
 """
 
 from __future__ import annotations

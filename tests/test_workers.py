@@ -1,4 +1,4 @@
-"""Real worker processes: Celery against this machine's Redis, and django-tasks-db's db_worker, sending
+"""Real worker processes: Celery against this machine's Redis and RabbitMQ, and django-tasks-db's db_worker, sending
 queued rows through the sandbox; and a worker killed (SIGKILL) mid-batch, then huyi_requeue."""
 
 from __future__ import annotations
@@ -38,20 +38,33 @@ def sandbox():
     gateway.close()
 
 
-@pytest.fixture
-def celery_queue():
-    """A Celery queue of this test's own on Redis (two runs on one machine do not share one)."""
+# The brokers a site may run Celery on, and where this machine has each (.ci/run sets both
+# when the servers answer).
+BROKERS = {"redis": "REDIS_URL", "rabbitmq": "AMQP_URL"}
+
+
+@pytest.fixture(params=sorted(BROKERS))
+def celery_queue(request):
+    """A Celery queue of this test's own, on Redis and on RabbitMQ (two runs on one machine do not share one)."""
     pytest.importorskip("celery")
-    broker = os.environ.get("REDIS_URL")
+    variable = BROKERS[request.param]
+    broker = os.environ.get(variable)
     if not broker:
-        pytest.skip("needs Redis as the Celery broker: set REDIS_URL (.ci/run does when the server answers)")
+        pytest.skip(f"needs {request.param} as the Celery broker: set {variable} (.ci/run does when the server answers)")
     import tests.celery_app as celery_app
 
     queue = f"huyi-tests-{os.getpid()}-{time.monotonic_ns()}"
-    celery_app.app.conf.broker_url = broker
+    _use_broker(celery_app.app, broker)
     yield {"queue": queue, "broker": broker}
     with celery_app.app.connection_for_write() as conn:
         conn.default_channel.queue_delete(queue)
+
+
+def _use_broker(app, broker):
+    """Point this process's producer at ``broker``: the app keeps its connection pools, so drop them."""
+    app.conf.broker_url = broker
+    app.close()  # forgets the connection pool
+    app.amqp._producer_pool = None  # built from that pool on first use; Celery has no public reset
 
 
 def huyi_settings_for(url, **extra):
@@ -74,7 +87,7 @@ def test_a_celery_worker_sends_queued_rows_through_the_sandbox(sandbox, celery_q
     settings = huyi_settings_for(sandbox.url, QUEUE={"RUNNER": "celery", "QUEUE_NAME": celery_queue["queue"], "BATCH_SIZE": 7})
     worker = Worker.celery(worker_env(settings, HUYI_CELERY_QUEUE=celery_queue["queue"], HUYI_CELERY_BROKER=celery_queue["broker"]))
     try:
-        pks = enqueue(MOBILES, settings)  # handed to Redis on commit: 5 tasks
+        pks = enqueue(MOBILES, settings)  # handed to the broker on commit: 5 tasks
         assert wait_for(lambda: statuses() == {"submitted": len(pks)}, timeout=60), (statuses(), worker.stop())
     finally:
         worker.stop()
