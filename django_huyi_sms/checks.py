@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from .backends.ihuyi import IhuyiBackend
-    from .client import PRODUCTS
+    from .provider import PRODUCTS
     from .conf import huyi_settings
 
     messages: list[checks.CheckMessage] = []

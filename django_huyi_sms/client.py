@@ -44,52 +44,42 @@ import urllib3.exceptions
 
 from . import transport, validation
 from .exceptions import (
-    ACCEPTED,
     HuyiConfigurationError,
     HuyiConnectionError,
     HuyiResponseError,
     HuyiTransportError,
+    ResultCode,
     error_for_code,
+)
+from .provider import (
+    DEFAULT_API_URLS,
+    NO_SMSID,
+    RESULT_ELEMENTS,
+    SIGN_DYNAMIC,
+    SIGN_MODES,
+    SIGN_PLAIN,
+    TIME_FORMAT,
+    BalanceResult,
+    SubmitResult,
+    TemplateResult,
+    check_product,
+    dynamic_password,
+    md5_hex,
 )
 
 __all__ = [
-    "PRODUCTS",
-    "DEFAULT_API_URLS",
-    "SIGN_DYNAMIC",
-    "SIGN_PLAIN",
+    "IhuyiClient",
+    "MaskedSecret",
+    "parse_reply",
+    # The provider's facts, for scripts that use the client alone (defined in provider.py).
     "SubmitResult",
     "BalanceResult",
     "TemplateResult",
-    "IhuyiClient",
     "dynamic_password",
-    "parse_reply",
-    "mask_mobile",
 ]
 
 logger = logging.getLogger("django_huyi_sms.client")
 
-#: The provider's products, by the names this package uses for them.
-PRODUCTS = ("sms", "marketing", "voice", "voice_notice", "international")
-
-#: Each product's endpoint (ihuyi-api.md, "Products and endpoints").
-DEFAULT_API_URLS: dict[str, str] = {
-    "sms": "https://106.ihuyi.com/webservice/sms.php",
-    "marketing": "https://api.yx.ihuyi.com/webservice/sms.php",
-    "voice": "https://api.voice.ihuyi.com/webservice/voice.php",
-    "voice_notice": "https://api.vm.ihuyi.com/webservice/voice.php",
-    "international": "https://api.isms.ihuyi.com/webservice/isms.php",
-}
-
-SIGN_DYNAMIC = "dynamic"
-SIGN_PLAIN = "plain"
-
-# The reply's root element for each method (XML) — also what we call the method.
-_RESULT_ELEMENTS = {
-    "Submit": "SubmitResult",
-    "GetNum": "GetNumResult",
-    "AddTemplate": "AddTemplateResult",
-}
-_STIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A reply bigger than this is not an ihuyi reply; don't parse megabytes of an error page.
 _MAX_REPLY_BYTES = 64 * 1024
 # What a real reply holds (ihuyi-api.md): a result code that fits the log's 32-bit column, and an
@@ -115,48 +105,6 @@ class MaskedSecret(str):
 
     def __repr__(self) -> str:
         return "'********'" if self else "''"
-
-
-def md5_hex(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
-def dynamic_password(*parts: str | int) -> str:
-    """The provider's dynamic password: lowercase hex MD5 of the parts joined, as UTF-8.
-
-    Submit signs ``account + apikey + mobile + content + time``; GetNum signs
-    ``account + apikey + time``.
-    """
-    return md5_hex("".join(str(part) for part in parts))
-
-
-def mask_mobile(mobile: str) -> str:
-    """``13800138000`` → ``138****8000``; short or odd values are masked whole."""
-    mobile = str(mobile or "")
-    if len(mobile) >= 7:
-        return f"{mobile[:3]}****{mobile[-4:]}"
-    return "*" * len(mobile)
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    code: int
-    msg: str
-    smsid: str
-
-
-@dataclass(frozen=True)
-class BalanceResult:
-    code: int
-    msg: str
-    num: int
-
-
-@dataclass(frozen=True)
-class TemplateResult:
-    code: int
-    msg: str
-    templateid: int
 
 
 def parse_reply(body: bytes | str, method: str = "Submit") -> dict[str, str]:
@@ -213,7 +161,7 @@ def _parse_xml(text: str, method: str) -> dict[str, str]:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as exc:
         raise HuyiResponseError(None, detail=f"malformed XML reply ({exc}): {_excerpt(text)}") from None
-    expected = _RESULT_ELEMENTS.get(method)
+    expected = RESULT_ELEMENTS.get(method)
     tag = _local_name(root.tag)
     if expected and tag != expected:
         raise HuyiResponseError(None, detail=f"XML reply is <{tag}>, expected <{expected}>")
@@ -267,10 +215,9 @@ class IhuyiClient:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if product not in PRODUCTS:
-            raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
-        if sign_mode not in (SIGN_DYNAMIC, SIGN_PLAIN):
-            raise ValueError(f"sign_mode must be {SIGN_DYNAMIC!r} or {SIGN_PLAIN!r}, not {sign_mode!r}")
+        check_product(product)
+        if sign_mode not in SIGN_MODES:
+            raise ValueError(f"sign_mode must be {' or '.join(map(repr, SIGN_MODES))}, not {sign_mode!r}")
         if response_format not in ("json", "xml"):
             raise ValueError(f"response_format must be 'json' or 'xml', not {response_format!r}")
         self.account = account or ""
@@ -283,7 +230,7 @@ class IhuyiClient:
         self.session = session or transport.new_session()
         self.clock = clock
         separator = "&" if "?" in self.api_url else "?"
-        self._method_urls = {method: f"{self.api_url}{separator}method={method}" for method in _RESULT_ELEMENTS}
+        self._method_urls = {method: f"{self.api_url}{separator}method={method}" for method in RESULT_ELEMENTS}
         # What requests.Session.request() would work out on every call (headers, proxies from the
         # environment, the adapter), worked out once: a request is then prepared and handed to the
         # adapter directly, which also means no redirect is ever followed.
@@ -336,16 +283,16 @@ class IhuyiClient:
         if self.sign_mode == SIGN_DYNAMIC:
             fields["time"] = now
         if stime is not None:
-            fields["stime"] = stime.strftime(_STIME_FORMAT)
+            fields["stime"] = stime.strftime(TIME_FORMAT)
         reply = self._call("Submit", fields)
         smsid = reply.get("smsid", "").strip()
-        if not smsid or smsid == "0":
-            raise HuyiResponseError(ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid")
+        if not smsid or smsid == NO_SMSID:
+            raise HuyiResponseError(ResultCode.ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid")
         if not _SMSID.fullmatch(smsid):
             raise HuyiResponseError(
-                ACCEPTED, reply["msg"], detail=f"accepted, but the reply's smsid is not an smsid: {_excerpt(smsid, 40)!r}"
+                ResultCode.ACCEPTED, reply["msg"], detail=f"accepted, but the reply's smsid is not an smsid: {_excerpt(smsid, 40)!r}"
             )
-        return SubmitResult(code=ACCEPTED, msg=reply["msg"], smsid=smsid)
+        return SubmitResult(code=ResultCode.ACCEPTED, msg=reply["msg"], smsid=smsid)
 
     def get_num(self) -> BalanceResult:
         """How many messages the account has left (GetNum)."""
@@ -357,7 +304,7 @@ class IhuyiClient:
         if self.sign_mode == SIGN_DYNAMIC:
             fields["time"] = now
         reply = self._call("GetNum", fields)
-        return BalanceResult(code=ACCEPTED, msg=reply["msg"], num=_int_field(reply, "num"))
+        return BalanceResult(code=ResultCode.ACCEPTED, msg=reply["msg"], num=_int_field(reply, "num"))
 
     def add_template(self, content: str) -> TemplateResult:
         """Submit a template for review (AddTemplate); variables are written ``【变量】``.
@@ -368,7 +315,7 @@ class IhuyiClient:
         self._check_credentials()
         password = MaskedSecret(md5_hex(self._api_key)) if self.sign_mode == SIGN_DYNAMIC else self._api_key
         reply = self._call("AddTemplate", {"account": self.account, "password": password, "content": content})
-        return TemplateResult(code=ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid", maximum=_MAX_CODE))
+        return TemplateResult(code=ResultCode.ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid", maximum=_MAX_CODE))
 
     # -- pieces -------------------------------------------------------------
 
@@ -377,9 +324,9 @@ class IhuyiClient:
 
     def _check_credentials(self) -> None:
         if not self.account:
-            raise error_for_code(401)
+            raise error_for_code(ResultCode.ACCOUNT_EMPTY)
         if not self._api_key:
-            raise error_for_code(402)
+            raise error_for_code(ResultCode.PASSWORD_EMPTY)
 
     def _password(self, *parts: str) -> MaskedSecret:
         self._check_credentials()
@@ -398,7 +345,7 @@ class IhuyiClient:
         code = _int_field(reply, "code", maximum=_MAX_CODE)
         reply["msg"] = validation.printable(reply["msg"])[:_MAX_MSG_LENGTH]
         logger.debug("ihuyi %s %s (%s): code=%s", method, self.product, self.account, code)
-        if code != ACCEPTED:
+        if code != ResultCode.ACCEPTED:
             raise error_for_code(code, reply["msg"])
         return reply
 

@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from .client import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_PLAIN
+from .provider import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_MODES, check_product
 
 __all__ = ["DEFAULTS", "ProductConfig", "HuyiSettings", "huyi_settings"]
 
@@ -203,9 +203,7 @@ class HuyiSettings:
 
     def product(self, product: str = "sms") -> ProductConfig:
         """Credentials and endpoint for ``product``: the top-level values, overridden by ``PRODUCTS[product]``."""
-        if product not in PRODUCTS:
-            raise ImproperlyConfigured(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
-        key = f"product:{product}"
+        key = f"product:{check_product(product, error=ImproperlyConfigured)}"
         if key in self._cache:
             return self._cache[key]
         overrides = (self.PRODUCTS or {}).get(product) or {}
@@ -221,7 +219,7 @@ class HuyiSettings:
         else:
             default_url = DEFAULT_API_URLS[product]
         sign_mode = overrides.get("SIGN_MODE", self.SIGN_MODE)
-        if sign_mode not in (SIGN_DYNAMIC, SIGN_PLAIN):
+        if sign_mode not in SIGN_MODES:
             raise ImproperlyConfigured(f"{SETTING_NAME} SIGN_MODE must be 'dynamic' or 'plain', not {sign_mode!r}")
         config = ProductConfig(
             product=product,

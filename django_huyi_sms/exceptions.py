@@ -1,10 +1,17 @@
 """Exceptions, and the one table of the provider's result codes.
 
-Every ihuyi result code is listed once, in :data:`RESULT_CODES`, with the
-provider's own Chinese text, an English one, and the exception class that
-stands for its class of failure. Nothing else in the package hard-codes a code
-number: local validation, the client and the sandbox all look codes up here, so
-a check made before the HTTP call raises exactly what the provider would have.
+Every ihuyi result code has a name in :class:`ResultCode` and is listed once,
+in :data:`RESULT_CODES`, with the provider's own Chinese text, an English one,
+and the exception class that stands for its class of failure. The codes of the
+pushes are named here too (:class:`ReceiptCode`, :class:`ReviewCode`). Nothing
+else in the package writes a code's number: local validation, the client and
+the sandbox all name codes from here, so a check made before the HTTP call
+raises exactly what the provider would have.
+
+``code`` means one thing on every exception of this package: the provider's
+result code (a :class:`ResultCode`; a plain ``int`` for a code the provider
+does not document), or ``None`` where there is none: a transport failure, or an
+:class:`OtpError`, whose machine-readable name is its ``reason``.
 
 This module imports nothing from Django: ``client.py`` uses it from scripts.
 """
@@ -12,6 +19,7 @@ This module imports nothing from Django: ``client.py`` uses it from scripts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "HuyiError",
@@ -35,24 +43,31 @@ __all__ = [
     "RateLimited",
     "NotSignedIn",
     "ResultCode",
+    "ReceiptCode",
+    "ReviewCode",
+    "CodeInfo",
     "RESULT_CODES",
-    "ACCEPTED",
     "BLACKLIST_CODES",
-    "MOBILE_BLACKLISTED",
     "error_for_code",
     "result_code",
 ]
 
 
 class HuyiError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    ``code`` is the provider's result code where one exists, else ``None``.
+    """
+
+    code: int | None = None
 
 
 class HuyiApiError(HuyiError):
     """A send, balance or template call did not succeed.
 
-    ``code`` is the provider's result code (an ``int``), or ``None`` when the
-    failure happened before a result code existed (a transport error).
+    ``code`` is the provider's result code (a :class:`ResultCode`, or a plain
+    ``int`` for an undocumented one), or ``None`` when the failure happened
+    before a result code existed (a transport error).
     ``msg`` is the provider's text (Chinese) when it sent one. ``log`` is the
     ``SmsLog`` row the failure was recorded on, when a send raised it.
     """
@@ -60,7 +75,7 @@ class HuyiApiError(HuyiError):
     log: object = None
 
     def __init__(self, code: int | None, msg: str = "", *, detail: str = "") -> None:
-        self.code = code
+        self.code = _named(code)
         self.msg = msg
         self.detail = detail
         super().__init__(code, msg)
@@ -79,7 +94,7 @@ class HuyiApiError(HuyiError):
         return " ".join(parts) or self.__class__.__name__
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(code={self.code!r}, msg={self.msg!r})"
+        return f"{self.__class__.__name__}(code={self.code}, msg={self.msg!r})"  # 4051, not <ResultCode…>
 
 
 class HuyiProviderError(HuyiApiError):
@@ -138,78 +153,131 @@ class HuyiResponseError(HuyiTransportError):
     """
 
 
+class ResultCode(IntEnum):
+    """The result codes of Submit, GetNum and AddTemplate (ihuyi-api.md, "Result codes")."""
+
+    SUBMIT_FAILED = 0
+    ACCEPTED = 2
+    IP_NOT_ALLOWED = 400
+    ACCOUNT_EMPTY = 401
+    PASSWORD_EMPTY = 402
+    MOBILE_EMPTY = 403
+    MOBILE_BLACKLISTED = 4030
+    CONTENT_EMPTY = 404
+    BAD_CREDENTIALS = 405
+    ACCOUNT_FROZEN = 4050
+    PASSWORD_EXPIRED = 40501
+    PASSWORD_MISMATCH = 40502
+    BALANCE_EXHAUSTED = 4051
+    IP_NOT_REGISTERED = 4052
+    MOBILE_INVALID = 406
+    SENSITIVE_WORDS = 407
+    SIGNATURE_INVALID = 4070
+    NO_TEMPLATE = 4071
+    TEMPLATE_MISMATCH = 4072
+    VARIABLE_TOO_LONG = 40722
+    CONTENT_TOO_LONG = 4073
+    CONTENT_HAS_EMOJI = 4074
+    SIGNATURE_NOT_APPROVED = 4075
+    BLACKLISTED_FOR_EXCESS = 408
+    TOO_FAST = 4080
+    DAILY_LIMIT = 4082
+    DAILY_CODE_LIMIT = 4085
+
+
+class ReceiptCode(StrEnum):
+    """A delivery receipt's ``code``: ``"2"`` is delivered; any other value (an operator status) is not."""
+
+    DELIVERED = "2"
+
+
+class ReviewCode(IntEnum):
+    """A template review push's ``code``."""
+
+    REJECTED = 0
+    APPROVED = 2
+
+
 @dataclass(frozen=True)
-class ResultCode:
-    code: int
+class CodeInfo:
+    """What one result code means: the provider's text, ours, and the exception it raises (None: success)."""
+
+    code: ResultCode
     zh: str
     en: str
-    error: type[HuyiApiError] | None  # None: success
+    error: type[HuyiApiError] | None
 
 
-ACCEPTED = 2
-
-_TABLE: tuple[ResultCode, ...] = (
-    ResultCode(0, "提交失败", "submit failed", HuyiProviderError),
-    ResultCode(2, "提交成功", "accepted", None),
-    ResultCode(400, "非法ip访问", "IP address not allowed", HuyiConfigurationError),
-    ResultCode(401, "帐号不能为空", "account (APIID) is empty", HuyiConfigurationError),
-    ResultCode(402, "密码不能为空", "password (APIKEY) is empty", HuyiConfigurationError),
-    ResultCode(403, "手机号码不能为空", "mobile number is empty", HuyiRecipientError),
-    ResultCode(4030, "手机号码已被列入黑名单", "mobile number is blacklisted", HuyiRecipientError),
-    ResultCode(404, "短信内容不能为空", "message content is empty", HuyiContentError),
-    ResultCode(405, "API ID 或 API KEY 不正确", "APIID or APIKEY is wrong", HuyiConfigurationError),
-    ResultCode(4050, "账号被冻结", "account is frozen", HuyiAccountError),
-    ResultCode(
-        40501,
+_C = ResultCode
+_TABLE: tuple[CodeInfo, ...] = (
+    CodeInfo(_C.SUBMIT_FAILED, "提交失败", "submit failed", HuyiProviderError),
+    CodeInfo(_C.ACCEPTED, "提交成功", "accepted", None),
+    CodeInfo(_C.IP_NOT_ALLOWED, "非法ip访问", "IP address not allowed", HuyiConfigurationError),
+    CodeInfo(_C.ACCOUNT_EMPTY, "帐号不能为空", "account (APIID) is empty", HuyiConfigurationError),
+    CodeInfo(_C.PASSWORD_EMPTY, "密码不能为空", "password (APIKEY) is empty", HuyiConfigurationError),
+    CodeInfo(_C.MOBILE_EMPTY, "手机号码不能为空", "mobile number is empty", HuyiRecipientError),
+    CodeInfo(_C.MOBILE_BLACKLISTED, "手机号码已被列入黑名单", "mobile number is blacklisted", HuyiRecipientError),
+    CodeInfo(_C.CONTENT_EMPTY, "短信内容不能为空", "message content is empty", HuyiContentError),
+    CodeInfo(_C.BAD_CREDENTIALS, "API ID 或 API KEY 不正确", "APIID or APIKEY is wrong", HuyiConfigurationError),
+    CodeInfo(_C.ACCOUNT_FROZEN, "账号被冻结", "account is frozen", HuyiAccountError),
+    CodeInfo(
+        _C.PASSWORD_EXPIRED,
         "动态密码已过期",
         "dynamic password expired: check this server's clock (NTP)",
         HuyiConfigurationError,
     ),
-    ResultCode(40502, "动态密码校验失败", "dynamic password mismatch: check APIID/APIKEY", HuyiConfigurationError),
-    ResultCode(4051, "剩余条数不足", "no messages left on the account", HuyiAccountError),
-    ResultCode(4052, "访问ip与备案ip不符", "IP address differs from the registered IP", HuyiConfigurationError),
-    ResultCode(406, "手机号码格式不正确", "mobile number format is invalid", HuyiRecipientError),
-    ResultCode(407, "短信内容含有敏感字符", "content contains sensitive words", HuyiContentError),
-    ResultCode(4070, "签名格式不正确", "signature 【…】 format is invalid", HuyiContentError),
-    ResultCode(4071, "没有提交备案模板", "no registered template", HuyiContentError),
-    ResultCode(
-        4072,
+    CodeInfo(_C.PASSWORD_MISMATCH, "动态密码校验失败", "dynamic password mismatch: check APIID/APIKEY", HuyiConfigurationError),
+    CodeInfo(_C.BALANCE_EXHAUSTED, "剩余条数不足", "no messages left on the account", HuyiAccountError),
+    CodeInfo(_C.IP_NOT_REGISTERED, "访问ip与备案ip不符", "IP address differs from the registered IP", HuyiConfigurationError),
+    CodeInfo(_C.MOBILE_INVALID, "手机号码格式不正确", "mobile number format is invalid", HuyiRecipientError),
+    CodeInfo(_C.SENSITIVE_WORDS, "短信内容含有敏感字符", "content contains sensitive words", HuyiContentError),
+    CodeInfo(_C.SIGNATURE_INVALID, "签名格式不正确", "signature 【…】 format is invalid", HuyiContentError),
+    CodeInfo(_C.NO_TEMPLATE, "没有提交备案模板", "no registered template", HuyiContentError),
+    CodeInfo(
+        _C.TEMPLATE_MISMATCH,
         "提交的短信内容与审核通过的模板内容不匹配",
         "content matches no approved template",
         HuyiContentError,
     ),
-    ResultCode(40722, "变量内容超过指定的长度【8】", "a template variable is longer than 8 characters", HuyiContentError),
-    ResultCode(4073, "短信内容超出长度限制", "content is too long", HuyiContentError),
-    ResultCode(4074, "短信内容包含 emoji 符号", "content contains emoji", HuyiContentError),
-    ResultCode(4075, "签名未通过审核", "signature is not approved", HuyiContentError),
-    ResultCode(408, "发送超限([20]条),已加入黑名单", "too many sends: number blacklisted", HuyiRateLimitError),
-    ResultCode(
-        4080,
+    CodeInfo(_C.VARIABLE_TOO_LONG, "变量内容超过指定的长度【8】", "a template variable is longer than 8 characters", HuyiContentError),
+    CodeInfo(_C.CONTENT_TOO_LONG, "短信内容超出长度限制", "content is too long", HuyiContentError),
+    CodeInfo(_C.CONTENT_HAS_EMOJI, "短信内容包含 emoji 符号", "content contains emoji", HuyiContentError),
+    CodeInfo(_C.SIGNATURE_NOT_APPROVED, "签名未通过审核", "signature is not approved", HuyiContentError),
+    CodeInfo(_C.BLACKLISTED_FOR_EXCESS, "发送超限([20]条),已加入黑名单", "too many sends: number blacklisted", HuyiRateLimitError),
+    CodeInfo(
+        _C.TOO_FAST,
         "同一手机号码同一秒钟之内发送频率不能超过1条",
         "more than one message a second to this number",
         HuyiRateLimitError,
     ),
-    ResultCode(4082, "超出同一手机号一天之内【5】条短信限制", "daily message limit for this number reached", HuyiRateLimitError),
-    ResultCode(
-        4085,
+    CodeInfo(_C.DAILY_LIMIT, "超出同一手机号一天之内【5】条短信限制", "daily message limit for this number reached", HuyiRateLimitError),
+    CodeInfo(
+        _C.DAILY_CODE_LIMIT,
         "同一手机号验证码短信发送超出【5】条",
         "daily verification-code limit for this number reached",
         HuyiRateLimitError,
     ),
 )
+del _C
 
 #: Codes that mean the provider has blacklisted the number (it must not get marketing either).
-BLACKLIST_CODES = frozenset({4030, 408})
-#: The code for "mobile blacklisted", also raised locally for a number that opted out of marketing.
-MOBILE_BLACKLISTED = 4030
+BLACKLIST_CODES = frozenset({ResultCode.MOBILE_BLACKLISTED, ResultCode.BLACKLISTED_FOR_EXCESS})
 
 #: Every documented result code, by number.
-RESULT_CODES: dict[int, ResultCode] = {entry.code: entry for entry in _TABLE}
+RESULT_CODES: dict[int, CodeInfo] = {entry.code: entry for entry in _TABLE}
 
 
-def result_code(code: int) -> ResultCode:
+def result_code(code: int) -> CodeInfo:
     """The table entry for ``code``. Raises ``KeyError`` for an undocumented code."""
     return RESULT_CODES[code]
+
+
+def _named(code: int | None) -> int | None:
+    """``code`` as its :class:`ResultCode` when the provider documents it; as it is otherwise."""
+    if code is None:
+        return None
+    entry = RESULT_CODES.get(code)
+    return entry.code if entry is not None else code
 
 
 def error_for_code(code: int, msg: str | None = None, *, detail: str = "") -> HuyiApiError:
@@ -224,7 +292,7 @@ def error_for_code(code: int, msg: str | None = None, *, detail: str = "") -> Hu
         return HuyiProviderError(code, msg or "", detail=detail or "undocumented result code")
     if entry.error is None:
         raise ValueError(f"code {code} is a success, not an error")
-    return entry.error(code, entry.zh if msg is None else msg, detail=detail)
+    return entry.error(entry.code, entry.zh if msg is None else msg, detail=detail)
 
 
 def gettext_noop(message: str) -> str:
@@ -245,11 +313,12 @@ def _translated(message: str) -> str:
 class OtpError(HuyiError):
     """A one-time code could not be issued or verified.
 
-    ``code`` is a stable machine-readable string (the JSON API's ``code``);
+    ``reason`` is a stable machine-readable string (the JSON API's ``code``);
     ``str(error)`` is a sentence for the person, in the active language.
+    ``code`` is ``None``: these refusals are ours, not the provider's.
     """
 
-    code = "otp_error"
+    reason = "otp_error"
     default_message = gettext_noop("The code could not be verified.")
 
     def __init__(self, message: str | None = None) -> None:
@@ -257,31 +326,31 @@ class OtpError(HuyiError):
 
 
 class InvalidCode(OtpError):
-    code = "invalid_code"
+    reason = "invalid_code"
     default_message = gettext_noop("The code is not correct.")
 
 
 class CodeExpired(OtpError):
-    code = "code_expired"
+    reason = "code_expired"
     default_message = gettext_noop("The code has expired; ask for a new one.")
 
 
 class TooManyAttempts(OtpError):
-    code = "too_many_attempts"
+    reason = "too_many_attempts"
     default_message = gettext_noop("Too many wrong tries; ask for a new code.")
 
 
 class ChallengeFailed(OtpError):
     """The adapter's ``pre_send_check`` refused the request (a captcha not solved, say)."""
 
-    code = "challenge_failed"
+    reason = "challenge_failed"
     default_message = gettext_noop("Please complete the verification before asking for a code.")
 
 
 class NotSignedIn(OtpError):
     """Verifying a phone number needs a signed-in user."""
 
-    code = "not_authenticated"
+    reason = "not_authenticated"
     default_message = gettext_noop("Sign in to verify a phone number.")
 
 
@@ -296,19 +365,19 @@ class _RetryLater(OtpError):
 class ResendTooSoon(_RetryLater):
     """A code was sent to this number too recently."""
 
-    code = "resend_too_soon"
+    reason = "resend_too_soon"
     default_message = gettext_noop("A code was sent moments ago; wait before asking again.")
 
 
 class DailyLimitReached(_RetryLater):
     """The number has had as many codes today as ``OTP["DAILY_LIMIT"]`` allows."""
 
-    code = "daily_limit"
+    reason = "daily_limit"
     default_message = gettext_noop("Too many codes for this number today.")
 
 
 class RateLimited(_RetryLater):
     """Too many requests from one address (``RATELIMITS``); the per-number limits are separate."""
 
-    code = "rate_limited"
+    reason = "rate_limited"
     default_message = gettext_noop("Too many requests from your network; try again later.")

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
-from .client import mask_mobile
+from .provider import mask_mobile
 from .exceptions import InvalidCode, NotSignedIn, OtpError
 from .models import OtpRecord
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .client import mask_mobile
+from .exceptions import ReceiptCode
+from .provider import mask_mobile
 
 PRODUCT_LABELS = {
     "sms": _("Verification / notification SMS"),
@@ -215,7 +216,7 @@ class StatusReceipt(models.Model):
 
     @property
     def delivered(self) -> bool:
-        return self.code == "2"
+        return self.code == ReceiptCode.DELIVERED
 
 
 class UpstreamReply(models.Model):

@@ -37,7 +37,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import purposes, signals, tasks
 from .adapter import get_adapter
-from .client import mask_mobile
+from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
     CodeExpired,

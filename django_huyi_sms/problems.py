@@ -45,9 +45,9 @@ def describe(error: HuyiError) -> Problem:
     if isinstance(error, OtpError):
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
-            return Problem(error.code, str(error), 429, retry_after)
+            return Problem(error.reason, str(error), 429, retry_after)
         status = 401 if isinstance(error, NotSignedIn) else 400
-        return Problem(error.code, str(error), status)
+        return Problem(error.reason, str(error), status)
     if isinstance(error, HuyiRecipientError):
         return Problem("invalid_mobile", gettext("Enter a valid mobile number: 11 digits, starting with 1."), 400)
     if isinstance(error, HuyiRateLimitError):

@@ -1,6 +1,6 @@
 """Applying the provider's pushes: delivery receipts, upstream replies, template reviews.
 
-The only module that writes ``StatusReceipt``, ``UpstreamReply`` and ``OptOut``
+The only module that writes ``StatusReceipt`` and ``UpstreamReply``
 rows and moves an ``SmsLog`` past ``submitted``. The push views parse and
 authenticate; they hand a small event object here.
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,38 +39,31 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import signals
-from .client import mask_mobile
+from . import optouts, signals
+from .provider import mask_mobile
 from .conf import huyi_settings
-from .exceptions import ACCEPTED
+from .exceptions import ReceiptCode
 from .models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
 
 __all__ = [
     "ReceiptEvent",
     "ReplyEvent",
     "TemplateEvent",
-    "OPT_OUT_WORDS",
     "apply_receipt",
     "match_pending_receipts",
     "match_unknown",
     "record_reply",
     "apply_template_review",
-    "is_opt_out",
-    "opt_out",
-    "is_opted_out",
 ]
 
 logger = logging.getLogger("django_huyi_sms.receipts")
-
-#: Replies that mean "stop sending me marketing", compared case- and space-insensitively.
-OPT_OUT_WORDS = frozenset({"t", "td", "n", "退订"})
 
 _OPEN_STATUSES = (SmsLog.Status.QUEUED, SmsLog.Status.SUBMITTED, SmsLog.Status.UNKNOWN)
 
 
 @dataclass(frozen=True)
 class ReceiptEvent:
-    """A delivery receipt, parsed: ``code`` "2" means delivered, anything else not."""
+    """A delivery receipt, parsed: ``code`` ``ReceiptCode.DELIVERED`` ("2") means delivered, anything else not."""
 
     smsid: str
     mobile: str
@@ -82,7 +74,7 @@ class ReceiptEvent:
 
     @property
     def delivered(self) -> bool:
-        return self.code == str(ACCEPTED)
+        return self.code == ReceiptCode.DELIVERED
 
 
 @dataclass(frozen=True)
@@ -236,29 +228,6 @@ def _match(receipt_pk: int, log_pk: int) -> bool:
 # -- upstream replies and opt-outs -------------------------------------------------------
 
 
-def is_opt_out(content: str) -> bool:
-    """True for a reply of ``T``, ``TD``, ``N`` or ``退订``, whatever the case and spacing.
-
-    Full-width letters (``ＴＤ``, what a Chinese input method often types) count:
-    the reply is NFKC-normalised first.
-    """
-    return "".join(unicodedata.normalize("NFKC", str(content)).split()).casefold() in OPT_OUT_WORDS
-
-
-def is_opted_out(mobile: str) -> bool:
-    return OptOut.objects.filter(mobile=mobile).exists()
-
-
-def opt_out(mobile: str, reason: str, *, reply: UpstreamReply | None = None) -> OptOut:
-    """Add ``mobile`` to the opt-out list (once; the first reason stays)."""
-    try:
-        with transaction.atomic():
-            optout, _created = OptOut.objects.get_or_create(mobile=mobile, defaults={"reason": reason, "reply": reply})
-    except IntegrityError:  # a concurrent opt-out of the same number won
-        optout = OptOut.objects.get(mobile=mobile)
-    return optout
-
-
 def record_reply(event: ReplyEvent) -> tuple[UpstreamReply, bool]:
     """Store a reply push once; returns ``(reply, created)``.
 
@@ -277,12 +246,12 @@ def record_reply(event: ReplyEvent) -> tuple[UpstreamReply, bool]:
                 smsid=event.smsid,
                 reply_time=event.reply_time,
                 log=log,
-                is_opt_out=is_opt_out(event.content),
+                is_opt_out=optouts.is_opt_out(event.content),
                 fingerprint=fingerprint,
                 raw=event.raw,
             )
             if reply.is_opt_out:
-                opt_out(event.mobile, OptOut.Reason.REPLIED, reply=reply)
+                optouts.opt_out(event.mobile, OptOut.Reason.REPLIED, reply=reply)
     except IntegrityError:
         return UpstreamReply.objects.get(fingerprint=fingerprint), False
     signals.reply_received.send(sender=UpstreamReply, reply=reply)

@@ -30,17 +30,16 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import receipts, signals, statements, validation
+from . import optouts, receipts, signals, statements, validation
 from .backends import OutgoingSms, get_backend
-from .client import PRODUCTS, SubmitResult, mask_mobile
+from .provider import SubmitResult, check_product, mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
-    ACCEPTED,
     BLACKLIST_CODES,
-    MOBILE_BLACKLISTED,
     HuyiApiError,
     HuyiConnectionError,
     HuyiTransportError,
+    ResultCode,
     error_for_code,
 )
 from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
@@ -81,8 +80,7 @@ def prepare_message(mobile: str, content: str, *, product: str = "sms") -> Outgo
     ``HuyiContentError`` 404/4070/4073/4074) and ``ValueError`` for an unknown
     product. Writes nothing.
     """
-    if product not in PRODUCTS:
-        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    check_product(product)
     mobile_field = validation.prepare_mobile(mobile, product)
     content = validation.validate_content(content)
     return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
@@ -155,9 +153,8 @@ def enqueue_sms(
 def _checked(mobile: str, content: str, product: str) -> OutgoingSms:
     message = prepare_message(mobile, content, product=product)
     if len(message.mobiles) != 1:
-        raise error_for_code(406, detail="send_sms() sends to exactly one number")
-    if product == "marketing" and receipts.is_opted_out(message.mobile):
-        raise error_for_code(MOBILE_BLACKLISTED, detail="the number opted out of marketing messages")
+        raise error_for_code(ResultCode.MOBILE_INVALID, detail="send_sms() sends to exactly one number")
+    optouts.check_may_receive(message.mobile, product)
     return message
 
 
@@ -319,7 +316,7 @@ def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
     }
     written, _waiting = _write(log, changes)  # a failed send has no receipt: one waiting is another's
     if error.code in BLACKLIST_CODES:
-        receipts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
+        optouts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
     logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
     if written:
         signals.sms_failed.send(sender=SmsLog, log=log, error=error)
@@ -402,7 +399,7 @@ def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> N
         return
     now = timezone.now()
     rows = [(log.pk, result.smsid, result.msg[:255]) for log, result in accepted]
-    written = statements.update_submitted(rows, code=ACCEPTED, now=now, statuses=_ANSWERABLE)
+    written = statements.update_submitted(rows, code=ResultCode.ACCEPTED, now=now, statuses=_ANSWERABLE)
     taken = {log.pk for log, _result in accepted}
     if written != len(accepted):
         stored = dict(SmsLog.objects.filter(pk__in=taken).values_list("pk", "smsid"))
@@ -411,7 +408,7 @@ def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> N
         if log.pk not in taken:
             _record_submitted(log, result)
             continue
-        log.status, log.smsid, log.provider_code, log.provider_msg = Status.SUBMITTED, result.smsid, ACCEPTED, result.msg[:255]
+        log.status, log.smsid, log.provider_code, log.provider_msg = Status.SUBMITTED, result.smsid, ResultCode.ACCEPTED, result.msg[:255]
         log.submitted_at = log.updated_at = now
         logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
         signals.sms_sent.send(sender=SmsLog, log=log)
@@ -526,8 +523,7 @@ def get_balance(product: str = "sms") -> int:
     Sends ``balance_low`` when the number is under ``LOW_BALANCE_THRESHOLD``.
     Raises a ``HuyiApiError`` subclass when the provider refuses or cannot be reached.
     """
-    if product not in PRODUCTS:
-        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    check_product(product)
     balance = get_backend().get_balance(product).num
     threshold = huyi_settings.LOW_BALANCE_THRESHOLD
     if threshold is not None and balance < threshold:
@@ -542,8 +538,7 @@ def add_template(content: str, *, product: str = "sms") -> SmsTemplate:
     provider accepted the template (and knows its ``templateid``); a refusal
     raises the provider's exception and writes nothing.
     """
-    if product not in PRODUCTS:
-        raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+    check_product(product)
     content = validation.validate_template(content)
     result = get_backend().add_template(content, product)
     template, _created = SmsTemplate.objects.update_or_create(

@@ -15,7 +15,7 @@ import re
 
 import emoji
 
-from .exceptions import HuyiContentError, error_for_code
+from .exceptions import HuyiContentError, ResultCode, error_for_code
 
 __all__ = [
     "MAX_CONTENT_LENGTH",
@@ -77,12 +77,12 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
     Raises ``HuyiRecipientError`` with code 403 (empty) or 406 (malformed).
     """
     if mobile is None or not str(mobile).strip():
-        raise error_for_code(403)
+        raise error_for_code(ResultCode.MOBILE_EMPTY)
     digits = _NUMBER_PUNCTUATION.sub("", _ascii_forms(str(mobile)))
     if international:
         digits = digits.removeprefix("+").removeprefix("00")
         if not _INTERNATIONAL_MOBILE.fullmatch(digits):
-            raise error_for_code(406)
+            raise error_for_code(ResultCode.MOBILE_INVALID)
         return digits
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
@@ -92,7 +92,7 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
         if len(digits) == 13 and digits.startswith("86"):
             digits = digits[2:]
     if not _MAINLAND_MOBILE.fullmatch(digits):
-        raise error_for_code(406)
+        raise error_for_code(ResultCode.MOBILE_INVALID)
     return digits
 
 
@@ -132,7 +132,7 @@ def validate_mobiles(mobiles: str | list[str] | tuple[str, ...]) -> list[str]:
             seen.add(number)
             cleaned.append(number)
     if not cleaned:
-        raise error_for_code(403)
+        raise error_for_code(ResultCode.MOBILE_EMPTY)
     return cleaned
 
 
@@ -148,7 +148,9 @@ def prepare_mobile(mobile: str | list[str] | tuple[str, ...], product: str = "sm
         return ",".join(validate_mobiles(mobile))
     if isinstance(mobile, (list, tuple)):
         if len(mobile) != 1:
-            raise error_for_code(406, detail=f"the {product} product takes exactly one number per request")
+            raise error_for_code(
+                ResultCode.MOBILE_INVALID, detail=f"the {product} product takes exactly one number per request"
+            )
         mobile = mobile[0]
     return normalize_mobile(mobile, international=product == "international")
 
@@ -165,20 +167,21 @@ def find_signatures(content: str) -> list[str]:
     for index, char in enumerate(content):
         if char == "【":
             if depth_open is not None:
-                raise error_for_code(4070, detail="nested 【")
+                raise error_for_code(ResultCode.SIGNATURE_INVALID, detail="nested 【")
             depth_open = index
         elif char == "】":
             if depth_open is None:
-                raise error_for_code(4070, detail="】 without 【")
+                raise error_for_code(ResultCode.SIGNATURE_INVALID, detail="】 without 【")
             text = content[depth_open + 1 : index]
             if not _SIGNATURE_TEXT.fullmatch(text):
                 raise error_for_code(
-                    4070, detail="a signature is 2-30 letters, digits or Chinese characters, without symbols"
+                    ResultCode.SIGNATURE_INVALID,
+                    detail="a signature is 2-30 letters, digits or Chinese characters, without symbols",
                 )
             signatures.append(text)
             depth_open = None
     if depth_open is not None:
-        raise error_for_code(4070, detail="【 without 】")
+        raise error_for_code(ResultCode.SIGNATURE_INVALID, detail="【 without 】")
     return signatures
 
 
@@ -191,14 +194,16 @@ def validate_content(content: str) -> str:
     (see :func:`_check_characters`).
     """
     if content is None or not str(content).strip():
-        raise error_for_code(404)
+        raise error_for_code(ResultCode.CONTENT_EMPTY)
     content = str(content)
     _check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
-        raise error_for_code(4073, detail=f"{len(content)} characters, at most {MAX_CONTENT_LENGTH}")
+        raise error_for_code(
+            ResultCode.CONTENT_TOO_LONG, detail=f"{len(content)} characters, at most {MAX_CONTENT_LENGTH}"
+        )
     found = find_emoji(content)
     if found:
-        raise error_for_code(4074, detail=f"{found[0]} at position {found[1] + 1}")
+        raise error_for_code(ResultCode.CONTENT_HAS_EMOJI, detail=f"{found[0]} at position {found[1] + 1}")
     find_signatures(content)
     return content
 
@@ -270,7 +275,7 @@ def validate_template(content: str) -> str:
     signatures, so the Submit checks on ``【…】`` do not apply.
     """
     if content is None or not str(content).strip():
-        raise error_for_code(404)
+        raise error_for_code(ResultCode.CONTENT_EMPTY)
     content = str(content)
     _check_characters(content)
     return content

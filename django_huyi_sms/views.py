@@ -25,7 +25,7 @@ from django.views.generic import FormView, TemplateView
 
 from . import flows
 from .adapter import get_adapter
-from .client import mask_mobile
+from .provider import mask_mobile
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
 

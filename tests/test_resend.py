@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 import django_huyi_sms
-from django_huyi_sms import receipts, sending
+from django_huyi_sms import optouts, sending
 from django_huyi_sms.exceptions import HuyiRecipientError
 from django_huyi_sms.models import SmsLog
 
@@ -66,7 +66,7 @@ def test_the_provider_refusing_the_resend_is_recorded_on_the_new_row(fake_provid
 
 
 def test_an_opted_out_number_gets_no_marketing_resend():
-    receipts.opt_out("13800138000", "manual")
+    optouts.opt_out("13800138000", "manual")
     with pytest.raises(HuyiRecipientError):
         sending.resend(failed(product="marketing"))
     assert not SmsLog.objects.filter(resent_from__isnull=False).exists()

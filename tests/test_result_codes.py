@@ -93,7 +93,7 @@ def test_an_undocumented_code_is_a_provider_error_that_keeps_the_number(fake_pro
 
 def test_success_is_not_an_error():
     with pytest.raises(ValueError):
-        error_for_code(exceptions.ACCEPTED)
+        error_for_code(exceptions.ResultCode.ACCEPTED)
 
 
 def test_repr_and_str_carry_code_and_message():

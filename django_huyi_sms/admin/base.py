@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
-from ..client import mask_mobile
+from ..provider import mask_mobile
 from ..exceptions import HuyiRecipientError
 from .pagination import CappedCountPaginator
 

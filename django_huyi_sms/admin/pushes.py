@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .. import receipts, validation
+from .. import optouts, validation
 from ..exceptions import HuyiError
 from ..models import OptOut, StatusReceipt, UpstreamReply
 from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mask_raw_push, mobile_column
@@ -92,7 +92,7 @@ class OptOutAdmin(MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
         return [] if obj is None else self.get_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: OptOut, form: forms.ModelForm, change: bool) -> None:
-        # receipts.py owns the opt-out list; the admin only asks it.
-        saved = receipts.opt_out(form.cleaned_data["mobile"], OptOut.Reason.MANUAL)
+        # optouts.py owns the opt-out list; the admin only asks it.
+        saved = optouts.opt_out(form.cleaned_data["mobile"], OptOut.Reason.MANUAL)
         obj.pk, obj.reason, obj.created_at = saved.pk, saved.reason, saved.created_at
         obj._state.adding = False

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..client import BalanceResult, SubmitResult, TemplateResult
-from ..exceptions import ACCEPTED
+from ..provider import BalanceResult, SubmitResult, TemplateResult
+from ..exceptions import ResultCode
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,16 @@ class OfflineBackend(BaseSmsBackend):
     balance = 10000
 
     def get_balance(self, product: str = "sms") -> BalanceResult:
-        return BalanceResult(code=ACCEPTED, msg="查询成功", num=self.balance)
+        return BalanceResult(code=ResultCode.ACCEPTED, msg="查询成功", num=self.balance)
 
     def add_template(self, content: str, product: str = "sms") -> TemplateResult:
         with _counter_lock:
             templateid = next(_template_ids)
-        return TemplateResult(code=ACCEPTED, msg="提交成功", templateid=templateid)
+        return TemplateResult(code=ResultCode.ACCEPTED, msg="提交成功", templateid=templateid)
 
     @staticmethod
     def accepted() -> SubmitResult:
-        return SubmitResult(code=ACCEPTED, msg="提交成功", smsid=fake_smsid())
+        return SubmitResult(code=ResultCode.ACCEPTED, msg="提交成功", smsid=fake_smsid())
 
 
 _counter = itertools.count(1)

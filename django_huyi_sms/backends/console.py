@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import TextIO
 
-from ..client import SubmitResult, TemplateResult
+from ..provider import SubmitResult, TemplateResult
 from .base import OfflineBackend, OutgoingSms
 
 

@@ -7,7 +7,8 @@ import threading
 import requests
 
 from .. import transport
-from ..client import BalanceResult, IhuyiClient, SubmitResult, TemplateResult
+from ..client import IhuyiClient
+from ..provider import BalanceResult, SubmitResult, TemplateResult
 from ..conf import ProductConfig, huyi_settings
 from .base import BaseSmsBackend, OutgoingSms
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import django_huyi_sms
 
-from ..client import SubmitResult
+from ..provider import SubmitResult
 from .base import OfflineBackend, OutgoingSms
 
 

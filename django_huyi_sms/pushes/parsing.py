@@ -11,17 +11,14 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from ..exceptions import ACCEPTED, HuyiApiError
+from ..exceptions import HuyiApiError, ReviewCode
+from ..provider import CHINA, TIME_FORMAT
 from ..receipts import ReceiptEvent, ReplyEvent, TemplateEvent
 from ..validation import normalize_mobile
 
-#: The provider writes its times in China Standard Time, without a zone.
-CHINA = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Pushes are about messages sent with this account: nothing before the provider existed,
 # nothing from the future beyond a day of clock skew.
 _EARLIEST = datetime(2010, 1, 1, tzinfo=CHINA)
@@ -30,7 +27,7 @@ _FUTURE_SLACK = timedelta(days=1)
 _SMSID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _CODE = re.compile(r"-?[0-9]{1,9}")
 _TEMPLATE_ID = re.compile(r"[0-9]{1,18}")
-_TEMPLATE_CODES = {str(ACCEPTED): True, "0": False}
+_TEMPLATE_CODES = {str(ReviewCode.APPROVED.value): True, str(ReviewCode.REJECTED.value): False}
 MAX_MSG_LENGTH = 255
 MAX_REPLY_LENGTH = 1000
 
@@ -153,7 +150,7 @@ def parse_template(fields: Mapping[str, Any], product: str | None = None) -> Tem
     """A template review: ``code`` (2 approved, 0 rejected), ``msg``, ``templateid``."""
     code = _text(fields, "code", max_length=10)
     if code not in _TEMPLATE_CODES:
-        raise PushInvalid("code must be 2 (approved) or 0 (rejected)")
+        raise PushInvalid(f"code must be {ReviewCode.APPROVED.value} (approved) or {ReviewCode.REJECTED.value} (rejected)")
     templateid = _text(fields, "templateid", max_length=18)
     if not _TEMPLATE_ID.fullmatch(templateid) or int(templateid) <= 0:
         raise PushInvalid("templateid is not a positive number")

@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from .. import receipts
-from ..client import PRODUCTS
+from ..provider import check_product
 from .auth import PushRefused, authenticate_push, client_ip
 from .parsing import PushInvalid, parse_receipt, parse_reply, parse_template
 
@@ -175,6 +175,9 @@ class TemplatePushView(PushView):
 
     def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
         product = request.query_params.get("product") or None
-        if product is not None and product not in PRODUCTS:
-            raise PushInvalid("unknown product")
+        if product is not None:
+            try:
+                check_product(product)
+            except ValueError:
+                raise PushInvalid("unknown product") from None
         receipts.apply_template_review(parse_template(fields, product))

@@ -32,8 +32,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..client import PRODUCTS, dynamic_password, md5_hex
-from ..exceptions import ACCEPTED, RESULT_CODES, HuyiApiError, error_for_code
+from ..provider import PRODUCTS, dynamic_password, md5_hex
+from ..exceptions import RESULT_CODES, HuyiApiError, ResultCode, error_for_code
 from ..validation import (
     count_parts,
     find_signatures,
@@ -333,14 +333,14 @@ class SandboxGateway:
             elif method == "AddTemplate":
                 extra = self._add_template(fields, remote_addr)
             else:
-                raise error_for_code(0, detail=f"unknown method {method[:40]!r}")
-            code, msg = ACCEPTED, RESULT_CODES[ACCEPTED].zh
+                raise error_for_code(ResultCode.SUBMIT_FAILED, detail=f"unknown method {method[:40]!r}")
+            code, msg = ResultCode.ACCEPTED, RESULT_CODES[ResultCode.ACCEPTED].zh
         except HuyiApiError as refusal:
-            code, msg = refusal.code or 0, refusal.msg
+            code, msg = refusal.code or ResultCode.SUBMIT_FAILED, refusal.msg
             extra = _EMPTY_EXTRA[element]
         except Exception:  # the provider answers garbage with a code, never with a crash
             logger.exception("sandbox: %s %s failed", product, method[:40])
-            code, msg = 0, RESULT_CODES[0].zh
+            code, msg = ResultCode.SUBMIT_FAILED, RESULT_CODES[ResultCode.SUBMIT_FAILED].zh
             extra = _EMPTY_EXTRA[element]
         for message in accepted:
             self._notify(message)
@@ -369,7 +369,7 @@ class SandboxGateway:
                 self._check_recipient(mobile, content, verification, now)
             cost = parts * len(mobiles)
             if self._balances[account] < cost:
-                raise error_for_code(4051)
+                raise error_for_code(ResultCode.BALANCE_EXHAUSTED)
             self._balances[account] -= cost
             smsid = self._new_smsid(now)
             accepted = []
@@ -415,43 +415,43 @@ class SandboxGateway:
         in the dynamic password; ``None`` means AddTemplate (plain key or md5(key), no time)."""
         account, password, request_time = fields["account"], fields["password"], fields["time"]
         if not account:
-            raise error_for_code(401)
+            raise error_for_code(ResultCode.ACCOUNT_EMPTY)
         if not password:
-            raise error_for_code(402)
+            raise error_for_code(ResultCode.PASSWORD_EMPTY)
         key = self._accounts.get(account)
         if key is None:
-            raise error_for_code(405)
+            raise error_for_code(ResultCode.BAD_CREDENTIALS)
         # compare_digest: the answer must not leak how much of a guessed password was right.
         if signed is None:
             if not (_same(password, key) or _same(password, md5_hex(key))):
-                raise error_for_code(405)
+                raise error_for_code(ResultCode.BAD_CREDENTIALS)
         elif request_time:
             # A dynamic password. The time is checked first: a stale or absent clock is the likelier
             # mistake, and the provider documents 40501 before 40502.
             fresh = request_time.isascii() and request_time.isdigit()
             if not fresh or abs(self.clock() - int(request_time)) > self.max_clock_skew:
-                raise error_for_code(40501)
+                raise error_for_code(ResultCode.PASSWORD_EXPIRED)
             if not _same(password, dynamic_password(account, key, *signed, request_time)):
-                raise error_for_code(40502)
+                raise error_for_code(ResultCode.PASSWORD_MISMATCH)
         elif not _same(password, key):
-            raise error_for_code(405)
+            raise error_for_code(ResultCode.BAD_CREDENTIALS)
 
     def _check_account(self, account: str, remote_addr: str) -> None:
         if account in self.frozen_accounts:
-            raise error_for_code(4050)
+            raise error_for_code(ResultCode.ACCOUNT_FROZEN)
         networks = self.allowed_ips.get(account)
         if networks is not None:
             try:
                 address = ipaddress.ip_address(remote_addr)
             except ValueError:
-                raise error_for_code(4052) from None
+                raise error_for_code(ResultCode.IP_NOT_REGISTERED) from None
             if not any(address in network for network in networks):
-                raise error_for_code(4052)
+                raise error_for_code(ResultCode.IP_NOT_REGISTERED)
 
     def _check_sensitive_words(self, content: str) -> None:
         lowered = content.lower()
         if any(word in lowered for word in self.sensitive_words):
-            raise error_for_code(407)
+            raise error_for_code(ResultCode.SENSITIVE_WORDS)
 
     def _check_templates(self, account: str, content: str) -> None:
         if account not in self._template_accounts:
@@ -462,7 +462,7 @@ class SandboxGateway:
             if template.account == account and template.status == TEMPLATE_APPROVED
         ]
         if not approved:
-            raise error_for_code(4071)
+            raise error_for_code(ResultCode.NO_TEMPLATE)
         body = _without_signature(content)
         too_long = False
         for template in approved:
@@ -470,19 +470,19 @@ class SandboxGateway:
             if short.fullmatch(body):
                 return
             too_long = too_long or bool(loose.fullmatch(body))
-        raise error_for_code(40722 if too_long else 4072)
+        raise error_for_code(ResultCode.VARIABLE_TOO_LONG if too_long else ResultCode.TEMPLATE_MISMATCH)
 
     def _check_signatures(self, account: str, content: str) -> None:
         approved = self.signatures.get(account)
         if approved is None:
             return
         if any(signature not in approved for signature in find_signatures(content)):
-            raise error_for_code(4075)
+            raise error_for_code(ResultCode.SIGNATURE_NOT_APPROVED)
 
     def _check_recipient(self, mobile: str, content: str, verification: bool, now: float) -> None:
         """4030 for a blacklisted number; then the per-number limits, counting each refusal."""
         if mobile in self._blacklist:
-            raise error_for_code(4030)
+            raise error_for_code(ResultCode.MOBILE_BLACKLISTED)
         today = _china_date(now)
         history = self._messages.get(mobile, [])
         todays = [message for message in history if _china_date(message.received_at) == today]
@@ -490,24 +490,24 @@ class SandboxGateway:
         # Order: the tightest window first; a verification text meets its own daily cap (4085)
         # before the general one (4082), which is what the provider's two texts suggest.
         if history and now - history[-1].received_at < _SECOND:
-            code = 4080
+            code = ResultCode.TOO_FAST
         elif verification and sum(message.verification for message in todays) >= self.daily_code_limit:
-            code = 4085
+            code = ResultCode.DAILY_CODE_LIMIT
         elif len(todays) >= self.daily_limit:
-            code = 4082
+            code = ResultCode.DAILY_LIMIT
         elif (
             sum(now - message.received_at < _MINUTE for message in identical) >= self.identical_per_minute
             or len(identical) >= self.identical_per_day
         ):
             # The vendor caps identical messages (2 a minute, 20 a day) but documents no code
             # for it; 4082, the per-number daily cap, is the nearest it has.
-            code = 4082
+            code = ResultCode.DAILY_LIMIT
         else:
             return
         self._over_limit[mobile, today] += 1
         if self._over_limit[mobile, today] >= self.blacklist_after:
             self._blacklist.add(mobile)
-            raise error_for_code(408)
+            raise error_for_code(ResultCode.BLACKLISTED_FOR_EXCESS)
         raise error_for_code(code)
 
     def _new_smsid(self, now: float) -> str:

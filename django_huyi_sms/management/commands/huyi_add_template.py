@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...client import PRODUCTS
+from ...provider import PRODUCTS
 from ...exceptions import HuyiError
 from ...sending import add_template
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...client import PRODUCTS
+from ...provider import PRODUCTS
 from ...conf import huyi_settings
 from ...exceptions import HuyiError
 from ...sending import get_balance

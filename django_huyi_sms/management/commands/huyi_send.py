@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import validation
-from ...client import PRODUCTS
+from ...provider import PRODUCTS
 from ...exceptions import HuyiError, HuyiTransportError
 from ...models import SmsLog
 from ...sending import send_sms
