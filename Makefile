@@ -1,6 +1,7 @@
 # make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000
 # make test  - the whole suite (SQLite; again on PostgreSQL when DATABASE_URL is set)
 # make bench - the benchmarks
+# make lint  - ruff and mypy
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -10,14 +11,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-compat bench messages clean venv browser
+.PHONY: demo test test-compat bench lint messages clean venv browser
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,lint]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +36,10 @@ test: $(STAMP) browser
 	  echo "== again on $${DATABASE_URL%%://*} =="; \
 	  $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
+
+lint: $(STAMP)
+	$(PY) -m ruff check django_huyi_sms tests benchmarks example_project
+	$(PY) -m mypy
 
 # The oldest supported pair: Django 5.2 LTS on Python 3.11.
 COMPAT_VENV := .venv-django52
