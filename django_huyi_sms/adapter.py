@@ -94,7 +94,7 @@ class HuyiAdapter:
             return getattr(user, field, None) or None
         from .models import UserMobile
 
-        return UserMobile.objects.filter(user=user).values_list("mobile", flat=True).first()
+        return UserMobile.objects.filter(user_id=user.pk).values_list("mobile", flat=True).first()
 
     def set_user_mobile(self, user: AbstractBaseUser, mobile: str) -> None:
         """Record ``mobile`` as ``user``'s verified number (a number belongs to one user at most)."""
@@ -110,8 +110,8 @@ class HuyiAdapter:
         from .models import UserMobile
 
         with transaction.atomic():
-            UserMobile.objects.filter(mobile=mobile).exclude(user=user).delete()
-            UserMobile.objects.update_or_create(user=user, defaults={"mobile": mobile, "verified_at": timezone.now()})
+            UserMobile.objects.filter(mobile=mobile).exclude(user_id=user.pk).delete()
+            UserMobile.objects.update_or_create(user_id=user.pk, defaults={"mobile": mobile, "verified_at": timezone.now()})
 
     def create_user_for_mobile(self, mobile: str) -> AbstractBaseUser:
         """A new account for a number signing in for the first time (``OTP["CREATE_USER_ON_LOGIN"]``)."""

@@ -231,12 +231,18 @@ class IhuyiClient:
         self.clock = clock
         separator = "&" if "?" in self.api_url else "?"
         self._method_urls = {method: f"{self.api_url}{separator}method={method}" for method in RESULT_ELEMENTS}
-        # What requests.Session.request() would work out on every call (headers, proxies from the
-        # environment, the adapter), worked out once: a request is then prepared and handed to the
-        # adapter directly, which also means no redirect is ever followed.
-        self._headers = {**self.session.headers, "Content-Type": "application/x-www-form-urlencoded"}
-        environment = requests.utils.get_environ_proxies(self.api_url) if self.session.trust_env else {}
-        self._proxies = {**environment, **self.session.proxies}
+        # What requests.Session.request() would work out on every call (headers; proxies, CA bundle
+        # and client certificate from the session and the environment; the adapter), worked out
+        # once: a request is then prepared and handed to the adapter directly, which also means no
+        # redirect is ever followed.
+        self._headers: requests.structures.CaseInsensitiveDict[str] = requests.structures.CaseInsensitiveDict(
+            {key: value.decode("latin-1") if isinstance(value, bytes) else value for key, value in self.session.headers.items()}
+        )
+        self._headers["Content-Type"] = "application/x-www-form-urlencoded"
+        send_settings = self.session.merge_environment_settings(self.api_url, {}, True, None, None)
+        self._proxies = send_settings["proxies"]
+        self._verify: bool | str = True if send_settings["verify"] is None else send_settings["verify"]
+        self._cert = send_settings["cert"]
         self._adapter: requests.adapters.BaseAdapter | None = None
 
     def __repr__(self) -> str:
@@ -355,7 +361,7 @@ class IhuyiClient:
         request.method = "POST"
         request.url = self._method_urls[method]
         request.body = urlencode(fields).encode("ascii")  # percent-encoded UTF-8: ASCII
-        request.headers = requests.structures.CaseInsensitiveDict(self._headers)
+        request.headers = self._headers.copy()
         request.headers["Content-Length"] = str(len(request.body))
         if self._adapter is None:
             try:
@@ -369,8 +375,8 @@ class IhuyiClient:
                 request,
                 stream=True,
                 timeout=(self.timeout, self.timeout),
-                verify=self.session.verify,
-                cert=self.session.cert,
+                verify=self._verify,
+                cert=self._cert,
                 proxies=self._proxies,
             )
         except requests.RequestException as exc:

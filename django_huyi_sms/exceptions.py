@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Any
 
 __all__ = [
     "HuyiError",
@@ -72,7 +73,7 @@ class HuyiApiError(HuyiError):
     ``SmsLog`` row the failure was recorded on, when a send raised it.
     """
 
-    log: object = None
+    log: Any = None  # an SmsLog; typed loosely because this module imports nothing from Django
 
     def __init__(self, code: int | None, msg: str = "", *, detail: str = "") -> None:
         self.code = _named(code)

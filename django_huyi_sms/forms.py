@@ -85,6 +85,13 @@ class _FlowForm(forms.Form):
         self.retry_after: int | None = None
         super().__init__(*args, **kwargs)
 
+    @property
+    def flow_request(self) -> HttpRequest:
+        """The request the flow runs for (its address counts against the limits); a form needs one to act."""
+        if self.request is None:
+            raise TypeError(f"{type(self).__name__} needs the request: {type(self).__name__}(request, data=…)")
+        return self.request
+
     def add_problem(self, error: HuyiError, field: str | None = None) -> None:
         problem = describe(error)
         self.retry_after = problem.retry_after
@@ -110,7 +117,7 @@ class RequestCodeForm(_FlowForm):
         if not self.is_valid():
             return False
         try:
-            flows.send_code(self.request, self.cleaned_data["mobile"], self.purpose)
+            flows.send_code(self.flow_request, self.cleaned_data["mobile"], self.purpose)
         except HuyiError as error:
             self.add_problem(error)
             return False
@@ -129,11 +136,12 @@ class CodeLoginForm(_FlowForm):
         super().__init__(request, *args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         try:
-            self.user_cache = flows.authenticate_code(self.request, cleaned["mobile"], cleaned["code"])
+            self.user_cache = flows.authenticate_code(self.flow_request, cleaned["mobile"], cleaned["code"])
         except HuyiError as error:
             self.add_problem(error)
         return cleaned
@@ -174,11 +182,12 @@ class SetPasswordWithCodeForm(_FlowForm):
         return second
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         try:
-            self.user = flows.reset_password(self.request, self.mobile, cleaned["code"], cleaned["new_password2"])
+            self.user = flows.reset_password(self.flow_request, self.mobile, cleaned["code"], cleaned["new_password2"])
         except HuyiError as error:
             self.add_problem(error)
         return cleaned
@@ -192,11 +201,12 @@ class VerifyPhoneForm(_FlowForm):
     code = CodeField()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         try:
-            cleaned["mobile"] = flows.verify_phone(self.request, cleaned["mobile"], cleaned["code"])
+            cleaned["mobile"] = flows.verify_phone(self.flow_request, cleaned["mobile"], cleaned["code"])
         except HuyiError as error:
             self.add_problem(error)
         return cleaned

@@ -196,7 +196,7 @@ def _match(receipt_pk: int, log_pk: int) -> bool:
     Idempotent: the link is a conditional UPDATE on ``log IS NULL``, so two
     callers racing on the same receipt apply it once.
     """
-    changed: tuple[SmsLog, str, StatusReceipt] | None = None
+    changed: tuple[SmsLog, str | None, StatusReceipt] | None = None
     with transaction.atomic():
         linked = StatusReceipt.objects.filter(pk=receipt_pk, log__isnull=True).update(log_id=log_pk)
         if not linked:
@@ -288,7 +288,7 @@ def apply_template_review(event: TemplateEvent) -> tuple[SmsTemplate, bool]:
         changed = templates.exclude(status=new_status, review_msg=event.msg[:255]).update(
             status=new_status, review_msg=event.msg[:255], reviewed_at=timezone.now()
         )
-    template = templates.order_by("pk").first()
+    template = templates.earliest("pk")  # there is one: it existed, or was created above
     if changed:
         signals.template_reviewed.send(sender=SmsTemplate, template=template)
     return template, bool(changed)

@@ -8,6 +8,7 @@ the median is found with window functions over each day's delivery times.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Window
@@ -49,7 +50,7 @@ def daily_stats(days: int = 30, *, today: date | None = None) -> list[DayStats]:
     start = timezone.make_aware(datetime.combine(first, time.min), tz)
     in_range = SmsLog.objects.filter(created_at__gte=start).annotate(day=TruncDate("created_at", tzinfo=tz))
 
-    counts = {
+    counts: dict[date, Any] = {
         row["day"]: row
         for row in in_range.order_by()
         .values("day")

@@ -24,6 +24,7 @@ capped by ``RETRY_BACKOFF_MAX``) when the runner can defer a task.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -49,24 +50,28 @@ __all__ = [
 
 logger = logging.getLogger("django_huyi_sms.tasks")
 
-try:  # Django >= 6
-    from django.tasks import task as django_task
-    from django.tasks import task_backends
-    from django.tasks.backends.immediate import ImmediateBackend
-except ImportError:  # Django 5.2: the backport, if installed
-    try:
-        from django_tasks import task as django_task  # type: ignore[no-redef]
-        from django_tasks import task_backends  # type: ignore[no-redef]
-        from django_tasks.backends.immediate import ImmediateBackend  # type: ignore[no-redef]
-    except ImportError:
-        django_task = None  # type: ignore[assignment]
-        task_backends = None  # type: ignore[assignment]
-        ImmediateBackend = None  # type: ignore[assignment,misc]
+def _tasks_framework() -> tuple[Any, Any]:
+    """Django's tasks framework (``django.tasks``; the ``django-tasks`` backport before Django 6) and
+    its immediate backend class, or ``(None, None)`` when neither is installed."""
+    for name in ("django.tasks", "django_tasks"):
+        try:
+            framework = importlib.import_module(name)
+            immediate = importlib.import_module(f"{name}.backends.immediate")
+        except ImportError:
+            continue
+        return framework, immediate.ImmediateBackend
+    return None, None
+
+
+_framework, ImmediateBackend = _tasks_framework()
+task_backends: Any = _framework.task_backends if _framework is not None else None
+#: The framework's ``task`` decorator; None without the framework.
+django_task: Any = _framework.task if _framework is not None else None
 
 try:
     from celery import shared_task
 except ImportError:
-    shared_task = None
+    shared_task = None  # type: ignore[assignment]
 
 
 def _run_send_queued(pks: list[int]) -> int:
@@ -96,17 +101,18 @@ def send_code_task(record_pk: int, check_account: bool) -> None:
 if django_task is not None:
     send_queued_task = django_task()(send_queued_task)
     send_code_task = django_task()(send_code_task)
-else:  # no tasks framework: enqueue_sms sends in this process after the commit
-    send_queued_task = send_code_task = None  # type: ignore[assignment]
 
+send_queued_celery: Any = None
+send_code_celery: Any = None
 if shared_task is not None:
     # acks_late + reject_on_worker_lost: a task whose worker died is delivered again; its
     # rows are claimed, so what was sent is not sent twice and the rest goes out.
-    _celery_options = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
-    send_queued_celery = shared_task(name="django_huyi_sms.send_queued", **_celery_options)(_run_send_queued)
-    send_code_celery = shared_task(name="django_huyi_sms.send_code", **_celery_options)(_run_send_code)
-else:
-    send_queued_celery = send_code_celery = None
+    send_queued_celery = shared_task(
+        name="django_huyi_sms.send_queued", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )(_run_send_queued)
+    send_code_celery = shared_task(
+        name="django_huyi_sms.send_code", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )(_run_send_code)
 
 
 def _runner() -> str:
@@ -184,9 +190,10 @@ def _enqueue(kind: str, args: list[Any], *, delay: float | None) -> None:
         django_version.using(**options).enqueue(*args)
 
 
-_TASKS = {
-    "send_queued": (send_queued_task, send_queued_celery, _run_send_queued),
-    "send_code": (send_code_task, send_code_celery, _run_send_code),
+# Per kind of task: the Django task (None without the framework), the Celery task, the plain function.
+_TASKS: dict[str, tuple[Any, Any, Any]] = {
+    "send_queued": (send_queued_task if django_task is not None else None, send_queued_celery, _run_send_queued),
+    "send_code": (send_code_task if django_task is not None else None, send_code_celery, _run_send_code),
 }
 
 

@@ -138,7 +138,7 @@ class _DeadlineReader(io.RawIOBase):
         if remaining <= 0:
             raise TimeoutError("the exchange's deadline passed")
         self._sock.settimeout(remaining)
-        return self._raw.readinto(buffer)
+        return self._raw.readinto(buffer) or 0  # None only from a non-blocking socket, which this is not
 
     def fileno(self) -> int:
         return self._raw.fileno()
@@ -162,7 +162,7 @@ class _DeadlineResponse(http.client.HTTPResponse):
 class _DeadlineConnectionMixin:
     """For urllib3's connection classes: the deadline on connect and reads, and the "sent" mark."""
 
-    response_class = _DeadlineResponse
+    response_class: Any = _DeadlineResponse  # urllib3 types it as its own response class; this one reads like it
     timeout: Any
     sock: socket.socket | None
 

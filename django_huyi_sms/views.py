@@ -8,12 +8,12 @@ counts down until another code may be asked for. Templates extend
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -49,16 +49,22 @@ _protected = [
 ]
 
 
-class SendCodeMixin:
+if TYPE_CHECKING:
+    # SendCodeMixin is only ever mixed into a FormView (LoginView is one): type-check it as one.
+    _FormView = FormView
+else:
+    _FormView = object
+
+
+class SendCodeMixin(_FormView):
     """A page whose form has a "send code" button beside its own submit button."""
 
     purpose: str = flows.LOGIN
-    request: HttpRequest
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if SEND_CODE in request.POST:
             return self.send_code()
-        return super().post(request, *args, **kwargs)  # type: ignore[misc]
+        return super().post(request, *args, **kwargs)
 
     def mobile_to_send_to(self) -> Any:
         return self.request.POST.get("mobile", "")
@@ -67,16 +73,16 @@ class SendCodeMixin:
         send_form = RequestCodeForm(self.request, data={"mobile": self.mobile_to_send_to()}, purpose=self.purpose)
         sent = send_form.send_code()
         form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
-        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent)  # type: ignore[attr-defined]
+        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent)
         context["resend_in"] = int(huyi_settings.OTP["RESEND_INTERVAL"]) if sent else send_form.retry_after
-        return self.render_to_response(context)  # type: ignore[attr-defined]
+        return self.render_to_response(context)
 
     def unbound_form(self, initial: dict[str, Any]) -> Any:
         """The page's own form, empty but for ``initial``, shown again after a code was asked for."""
-        return self.get_form_class()(self.request, initial=initial)  # type: ignore[attr-defined]
+        return self.get_form_class()(self.request, initial=initial)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context = super().get_context_data(**kwargs)
         context.setdefault("send_code_name", SEND_CODE)
         context.setdefault("code_ttl_minutes", max(1, int(huyi_settings.OTP["TTL"]) // 60))
         context.setdefault("challenge_form", get_adapter().get_challenge_form(self.request))
@@ -88,7 +94,7 @@ class CodeLoginView(SendCodeMixin, LoginView):
     """Sign in with a mobile number and an SMS code (``next`` is honoured as by Django's LoginView)."""
 
     template_name = "django_huyi_sms/login.html"
-    authentication_form = CodeLoginForm
+    authentication_form = CodeLoginForm  # type: ignore[assignment]  # LoginView needs only get_user()
     purpose = flows.LOGIN
 
 
@@ -122,8 +128,8 @@ class PasswordResetConfirmView(SendCodeMixin, FormView):
     success_url = reverse_lazy("huyi_sms:password_reset_complete")
     purpose = flows.PASSWORD_RESET
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.mobile = request.session.get(RESET_MOBILE_SESSION_KEY)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.mobile: str = request.session.get(RESET_MOBILE_SESSION_KEY) or ""
         if not self.mobile:
             return redirect("huyi_sms:password_reset")
         return super().dispatch(request, *args, **kwargs)

@@ -13,6 +13,7 @@ import pytest
 from django_huyi_sms.client import IhuyiClient, parse_reply
 from django_huyi_sms.exceptions import (
     HuyiConfigurationError,
+    HuyiConnectionError,
     HuyiContentError,
     HuyiResponseError,
     HuyiTransportError,
@@ -254,3 +255,53 @@ def test_a_template_with_a_control_character_is_refused_before_any_http_call(fak
         client_for(fake_provider).add_template("  ")
     assert caught.value.code == 404
     assert fake_provider.requests == []
+
+
+@pytest.fixture
+def tls_provider(tmp_path):
+    """An https:// provider on loopback with a self-signed certificate (its file: ``.cert``)."""
+    import http.server
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = '{"code":2,"msg":"提交成功","smsid":"14745625541233112231"}'.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"https://127.0.0.1:{server.server_address[1]}/webservice/sms.php"
+    server.cert = str(cert)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_ca_bundle_named_in_the_environment_is_trusted_as_requests_would(tls_provider, monkeypatch):
+    """REQUESTS_CA_BUNDLE (a company's own CA, say) is honoured like requests.Session.request() honours it."""
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with pytest.raises(HuyiConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        IhuyiClient("C12345678", SECRET, tls_provider.url).submit("13800138000", "hello")
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_provider.cert)
+    result = IhuyiClient("C12345678", SECRET, tls_provider.url).submit("13800138000", "hello")
+    assert result.smsid == "14745625541233112231"

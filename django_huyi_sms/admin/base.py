@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin import ShowFacets
@@ -16,6 +16,12 @@ from .. import validation
 from ..provider import mask_mobile
 from ..exceptions import HuyiRecipientError
 from .pagination import CappedCountPaginator
+
+if TYPE_CHECKING:
+    # The mixins below are only ever mixed into a ModelAdmin: type-check them as one.
+    _ModelAdmin = admin.ModelAdmin
+else:
+    _ModelAdmin = object
 
 #: The permission that shows whole mobile numbers (superusers have every permission).
 FULL_MOBILE_PERMISSION = "huyi_sms.view_full_mobile"
@@ -77,7 +83,7 @@ def mask_raw_push(request: HttpRequest, raw: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-class ReadOnlyAdminMixin:
+class ReadOnlyAdminMixin(_ModelAdmin):
     """Rows are written by sending.py and receipts.py only; the admin shows them."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -90,7 +96,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class MaskedMobileMixin:
+class MaskedMobileMixin(_ModelAdmin):
     """Lists and pages that show ``mobile`` masked unless the user may see it whole.
 
     ``list_display`` and ``detail_fields`` name ``mobile`` like any field; it is
@@ -111,18 +117,18 @@ class MaskedMobileMixin:
     def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
         return tuple(self._masked(request, super().get_list_display(request)))
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if not self.detail_fields:
             return super().get_fields(request, obj)
         return self._masked(request, self.detail_fields)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if not self.detail_fields:
             return super().get_readonly_fields(request, obj)
         return self._masked(request, self.detail_fields)
 
 
-class ScaleAdminMixin:
+class ScaleAdminMixin(_ModelAdmin):
     """A list that stays fast on a table of millions of rows.
 
     * No ``COUNT(*)`` of the whole table: the paginator counts at most a few

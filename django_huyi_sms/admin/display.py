@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from ..models import SmsLog, SmsTemplate
 
 # Colours that read on the admin's light and dark themes alike (white text on a saturated fill).
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     SmsLog.Status.QUEUED: "#6c757d",
     SmsLog.Status.SUBMITTED: "#0d6efd",
     SmsLog.Status.DELIVERED: "#198754",

@@ -20,7 +20,8 @@ class IndexedValuesFieldListFilter(AllValuesFieldListFilter):
 
     def __init__(self, field, request, params, model, model_admin, field_path) -> None:
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.lookup_choices = distinct_values(model, field.column, limit=MAX_VALUES)
+        # A list of values, as Django's own filter makes from values_list() (the stubs say QuerySet).
+        self.lookup_choices = distinct_values(model, field.column, limit=MAX_VALUES)  # type: ignore[assignment]
 
 
 def distinct_values(model, column: str, *, limit: int = MAX_VALUES) -> list[str]:

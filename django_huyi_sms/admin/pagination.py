@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 from functools import cached_property
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import DatabaseError, connections, transaction
+from django.db.models import QuerySet
 
 #: Rows counted exactly before the paginator settles for an estimate.
 CAP = 10_000
@@ -35,7 +36,7 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if not hasattr(queryset, "query"):
+        if not isinstance(queryset, QuerySet):
             self.count_is_exact = True
             return len(queryset)
         # Ordering is useless to a count and would make the database sort what it only counts.
@@ -60,13 +61,13 @@ class CappedCountPaginator(Paginator):
             return super().validate_number(number)
         return number if number >= 1 else super().validate_number(number)
 
-    def page(self, number: int | float | str):
+    def page(self, number: int | float | str) -> Page:
         number = self.validate_number(number)
         if self.count_is_exact:
             return super().page(number)
         # Slice by the page size alone: a count that is only a floor must not cut the page short.
         bottom = (number - 1) * self.per_page
-        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+        return Page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
 def _planner_estimate(queryset) -> int | None:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
@@ -108,7 +108,7 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
 
     # -- one send ---------------------------------------------------------------------
 
-    def get_fieldsets(self, request: HttpRequest, obj: SmsLog | None = None) -> list[tuple[Any, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: SmsLog | None = None) -> Any:
         mobile = mobile_column(request)
         return [
             (None, {"fields": ("status_badge", "product", mobile, "full_content", "parts", "purpose", "user")}),
@@ -229,7 +229,7 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
         return TemplateResponse(request, "admin/huyi_sms/smslog/resend_unknown.html", context)
 
     @admin.action(description=_("Export the selected messages as CSV"))
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> HttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[SmsLog]) -> StreamingHttpResponse:
         return export.csv_response(request, queryset)
 
     # -- the dashboard ----------------------------------------------------------------

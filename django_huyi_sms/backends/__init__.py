@@ -20,5 +20,7 @@ def get_backend(backend: type[BaseSmsBackend] | str | None = None, **kwargs: Any
     if isinstance(backend, str):
         from django.utils.module_loading import import_string
 
-        backend = import_string(backend)
-    return backend(**kwargs)
+        backend_class: type[BaseSmsBackend] = import_string(backend)
+    else:
+        backend_class = backend
+    return backend_class(**kwargs)

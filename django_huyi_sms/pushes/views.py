@@ -15,17 +15,18 @@ gives up after three tries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.http import HttpResponse
+
 from django.utils.decorators import method_decorator
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import receipts
@@ -39,8 +40,8 @@ logger = logging.getLogger("django_huyi_sms.pushes")
 MAX_BODY_BYTES = 16 * 1024
 
 
-def _plain(text: str, status: int) -> HttpResponse:
-    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+def _plain(text: str, status: int) -> Response:
+    return Response(text, status=status, content_type="text/plain; charset=utf-8")
 
 
 class PlainTextRenderer(BaseRenderer):
@@ -62,9 +63,9 @@ class IgnoreAcceptNegotiation(DefaultContentNegotiation):
     """
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        renderer = renderers[0]
+        renderer = next(iter(renderers))
         return renderer, renderer.media_type
 
 
@@ -110,7 +111,7 @@ class PushView(APIView):
         except (UnicodeDecodeError, LookupError):
             raise PushInvalid(f"body is not {charset}") from None
 
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data
         if not isinstance(data, Mapping):
             raise PushInvalid("body must be form fields or a JSON object")
@@ -121,7 +122,7 @@ class PushView(APIView):
     def handle_fields(self, fields: dict[str, Any], request: Request) -> None:
         raise NotImplementedError
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, PushInvalid):
             logger.info("rejected %s push: %s", self.kind, exc.reason)
             return _plain(f"invalid: {exc.reason}", 400)
