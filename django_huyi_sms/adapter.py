@@ -111,7 +111,9 @@ class HuyiAdapter:
 
         with transaction.atomic():
             UserMobile.objects.filter(mobile=mobile).exclude(user_id=user.pk).delete()
-            UserMobile.objects.update_or_create(user_id=user.pk, defaults={"mobile": mobile, "verified_at": timezone.now()})
+            UserMobile.objects.update_or_create(
+                user_id=user.pk, defaults={"mobile": mobile, "verified_at": timezone.now()}
+            )
 
     def create_user_for_mobile(self, mobile: str) -> AbstractBaseUser:
         """A new account for a number signing in for the first time (``OTP["CREATE_USER_ON_LOGIN"]``)."""

@@ -58,7 +58,10 @@ def _cache_key(product: str) -> str:
 
 
 def read_balance(product: str = "sms") -> BalanceReading:
-    """``product``'s balance, from the cache when it is under a minute old. Never raises ``HuyiError``: a failure is a reading with ``error`` set."""
+    """``product``'s balance, from the cache when it is under a minute old.
+
+    Never raises ``HuyiError``: a failure is a reading with ``error`` set.
+    """
     key = _cache_key(product)
     threshold = huyi_settings.LOW_BALANCE_THRESHOLD
     cached = cache.get(key)

@@ -27,7 +27,6 @@ trackers all print locals with ``repr``).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -35,7 +34,6 @@ import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -183,7 +181,8 @@ def _int_field(fields: Mapping[str, str], name: str, *, maximum: int = _MAX_COUN
     except KeyError:
         raise HuyiResponseError(None, detail=f"reply has no {name}") from None
     except ValueError:
-        raise HuyiResponseError(None, detail=f"reply's {name} is not a number: {_excerpt(fields[name], 40)!r}") from None
+        detail = f"reply's {name} is not a number: {_excerpt(fields[name], 40)!r}"
+        raise HuyiResponseError(None, detail=detail) from None
     if not 0 <= value <= maximum:
         raise HuyiResponseError(None, detail=f"reply's {name} is out of range: {_excerpt(fields[name], 40)}")
     return value
@@ -235,9 +234,11 @@ class IhuyiClient:
         # and client certificate from the session and the environment; the adapter), worked out
         # once: a request is then prepared and handed to the adapter directly, which also means no
         # redirect is ever followed.
-        self._headers: requests.structures.CaseInsensitiveDict[str] = requests.structures.CaseInsensitiveDict(
-            {key: value.decode("latin-1") if isinstance(value, bytes) else value for key, value in self.session.headers.items()}
-        )
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in self.session.headers.items()
+        }
+        self._headers: requests.structures.CaseInsensitiveDict[str] = requests.structures.CaseInsensitiveDict(headers)
         self._headers["Content-Type"] = "application/x-www-form-urlencoded"
         send_settings = self.session.merge_environment_settings(self.api_url, {}, True, None, None)
         self._proxies = send_settings["proxies"]
@@ -293,10 +294,14 @@ class IhuyiClient:
         reply = self._call("Submit", fields)
         smsid = reply.get("smsid", "").strip()
         if not smsid or smsid == NO_SMSID:
-            raise HuyiResponseError(ResultCode.ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid")
+            raise HuyiResponseError(
+                ResultCode.ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid"
+            )
         if not _SMSID.fullmatch(smsid):
             raise HuyiResponseError(
-                ResultCode.ACCEPTED, reply["msg"], detail=f"accepted, but the reply's smsid is not an smsid: {_excerpt(smsid, 40)!r}"
+                ResultCode.ACCEPTED,
+                reply["msg"],
+                detail=f"accepted, but the reply's smsid is not an smsid: {_excerpt(smsid, 40)!r}",
             )
         return SubmitResult(code=ResultCode.ACCEPTED, msg=reply["msg"], smsid=smsid)
 
@@ -321,7 +326,8 @@ class IhuyiClient:
         self._check_credentials()
         password = MaskedSecret(md5_hex(self._api_key)) if self.sign_mode == SIGN_DYNAMIC else self._api_key
         reply = self._call("AddTemplate", {"account": self.account, "password": password, "content": content})
-        return TemplateResult(code=ResultCode.ACCEPTED, msg=reply["msg"], templateid=_int_field(reply, "templateid", maximum=_MAX_CODE))
+        templateid = _int_field(reply, "templateid", maximum=_MAX_CODE)
+        return TemplateResult(code=ResultCode.ACCEPTED, msg=reply["msg"], templateid=templateid)
 
     # -- pieces -------------------------------------------------------------
 
@@ -386,9 +392,8 @@ class IhuyiClient:
             if 300 <= status < 400:
                 # Not followed: the form (in plain mode the APIKEY itself) would go wherever it points.
                 where = _excerpt(response.headers.get("Location", ""), 120) or "nowhere"
-                raise HuyiConfigurationError(
-                    None, detail=f"{method}: HTTP {status} redirect to {where} not followed; set API_URL to the endpoint"
-                )
+                detail = f"{method}: HTTP {status} redirect to {where} not followed; set API_URL to the endpoint"
+                raise HuyiConfigurationError(None, detail=detail)
             if 400 <= status < 500:
                 # Refused as a request before the API saw it (a wrong URL, a firewall): nothing was sent.
                 raise HuyiConfigurationError(None, detail=f"{method}: HTTP {status} from {self.api_url}")
@@ -407,7 +412,9 @@ class IhuyiClient:
         finally:
             response.close()
 
-    def _transport_error(self, method: str, exc: requests.RequestException, wire: transport.Exchange) -> HuyiTransportError:
+    def _transport_error(
+        self, method: str, exc: requests.RequestException, wire: transport.Exchange
+    ) -> HuyiTransportError:
         if transport.nothing_was_sent(exc, wire):
             if isinstance(exc, requests.Timeout):
                 return HuyiConnectionError(None, detail=f"{method}: could not connect within {self.timeout}s")

@@ -8,8 +8,8 @@ the median is found with window functions over each day's delivery times.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Window
 from django.db.models.functions import RowNumber, TruncDate

@@ -25,9 +25,9 @@ from django.views.generic import FormView, TemplateView
 
 from . import flows
 from .adapter import get_adapter
-from .provider import mask_mobile
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
+from .provider import mask_mobile
 
 __all__ = [
     "CodeLoginView",

@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
-from ..provider import mask_mobile
 from ..exceptions import HuyiRecipientError
+from ..provider import mask_mobile
 from .pagination import CappedCountPaginator
 
 if TYPE_CHECKING:

@@ -27,11 +27,10 @@ def render_dashboard(model_admin: ModelAdmin, request: HttpRequest) -> HttpRespo
         raise PermissionDenied
     days = stats.daily_stats(DAYS)
     labels = [formats.date_format(day.day, "m-d") for day in days]
-    sent = [Point(label, day.sent) for label, day in zip(labels, days)]
-    rate = [
-        Point(label, None if day.delivery_rate is None else day.delivery_rate * 100) for label, day in zip(labels, days)
-    ]
-    median = [Point(label, day.median_delivery_seconds) for label, day in zip(labels, days)]
+    labelled = list(zip(labels, days, strict=True))
+    sent = [Point(label, day.sent) for label, day in labelled]
+    rate = [Point(label, None if day.delivery_rate is None else day.delivery_rate * 100) for label, day in labelled]
+    median = [Point(label, day.median_delivery_seconds) for label, day in labelled]
     total_sent = sum(day.sent for day in days)
     total_delivered = sum(day.delivered for day in days)
     total_finished = sum(day.finished for day in days)
@@ -41,7 +40,7 @@ def render_dashboard(model_admin: ModelAdmin, request: HttpRequest) -> HttpRespo
         "title": _("Delivery dashboard"),
         "subtitle": None,
         "days": DAYS,
-        "day_rows": list(zip(labels, days)),
+        "day_rows": labelled,
         "total_sent": total_sent,
         "overall_rate": (total_delivered / total_finished * 100) if total_finished else None,
         "sends_chart": bar_chart(gettext("Sends per day"), sent, fmt=lambda v: f"{v:.0f}"),

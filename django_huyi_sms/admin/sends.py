@@ -161,7 +161,7 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
         the operator confirms on a page that says so.
         """
         confirmed = request.POST.get("confirm_unknown") == "yes"
-        statuses = sending.RESENDABLE_STATUSES + (SmsLog.Status.UNKNOWN,)
+        statuses = (*sending.RESENDABLE_STATUSES, SmsLog.Status.UNKNOWN)
         candidates = list(queryset.filter(status__in=statuses).order_by("pk")[: MAX_RESEND + 1])
         if len(candidates) > MAX_RESEND:
             candidates = candidates[:MAX_RESEND]
@@ -215,7 +215,9 @@ class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.
             self.message_user(request, gettext("None of the selected messages failed."), messages.WARNING)
         return None
 
-    def _confirm_unknown(self, request: HttpRequest, candidates: list[SmsLog], unknown: list[SmsLog]) -> TemplateResponse:
+    def _confirm_unknown(
+        self, request: HttpRequest, candidates: list[SmsLog], unknown: list[SmsLog]
+    ) -> TemplateResponse:
         """The page that asks before resending messages that may have been delivered."""
         context = {
             **self.admin_site.each_context(request),

@@ -57,7 +57,9 @@ class SmsTemplateAdmin(ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """Submit a template to the provider; a refusal or an unreachable provider is shown on the form."""
         if not self.has_add_permission(request):
             return super().add_view(request, form_url, extra_context)  # answers 403 as the admin does

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..provider import BalanceResult, SubmitResult, TemplateResult
 from ..exceptions import ResultCode
+from ..provider import BalanceResult, SubmitResult, TemplateResult
 
 
 @dataclass(frozen=True)

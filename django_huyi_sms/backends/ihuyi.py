@@ -8,8 +8,8 @@ import requests
 
 from .. import transport
 from ..client import IhuyiClient
-from ..provider import BalanceResult, SubmitResult, TemplateResult
 from ..conf import ProductConfig, huyi_settings
+from ..provider import BalanceResult, SubmitResult, TemplateResult
 from .base import BaseSmsBackend, OutgoingSms
 
 # One pooled session per process and retry count: keeps TLS connections to the provider

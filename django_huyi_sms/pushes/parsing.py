@@ -150,7 +150,8 @@ def parse_template(fields: Mapping[str, Any], product: str | None = None) -> Tem
     """A template review: ``code`` (2 approved, 0 rejected), ``msg``, ``templateid``."""
     code = _text(fields, "code", max_length=10)
     if code not in _TEMPLATE_CODES:
-        raise PushInvalid(f"code must be {ReviewCode.APPROVED.value} (approved) or {ReviewCode.REJECTED.value} (rejected)")
+        approved, rejected = ReviewCode.APPROVED.value, ReviewCode.REJECTED.value
+        raise PushInvalid(f"code must be {approved} (approved) or {rejected} (rejected)")
     templateid = _text(fields, "templateid", max_length=18)
     if not _TEMPLATE_ID.fullmatch(templateid) or int(templateid) <= 0:
         raise PushInvalid("templateid is not a positive number")

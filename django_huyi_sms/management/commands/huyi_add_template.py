@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...provider import PRODUCTS
 from ...exceptions import HuyiError
+from ...provider import PRODUCTS
 from ...sending import add_template
 
 

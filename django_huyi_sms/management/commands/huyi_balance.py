@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...provider import PRODUCTS
 from ...conf import huyi_settings
 from ...exceptions import HuyiError
+from ...provider import PRODUCTS
 from ...sending import get_balance
 
 

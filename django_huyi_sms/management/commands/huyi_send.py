@@ -5,9 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import validation
-from ...provider import PRODUCTS
 from ...exceptions import HuyiError, HuyiTransportError
 from ...models import SmsLog
+from ...provider import PRODUCTS
 from ...sending import send_sms
 
 
@@ -32,7 +32,9 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"not sent: --purpose: {exc}") from None
         try:
-            log = send_sms(options["mobile"], options["content"], product=options["product"], purpose=options["purpose"])
+            log = send_sms(
+                options["mobile"], options["content"], product=options["product"], purpose=options["purpose"]
+            )
         except HuyiTransportError as exc:
             if exc.may_have_been_sent:
                 # Saying "not sent" would invite a second try that doubles the message.
