@@ -92,6 +92,18 @@ class _FlowForm(forms.Form):
             raise TypeError(f"{type(self).__name__} needs the request: {type(self).__name__}(request, data=…)")
         return self.request
 
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        if not self.errors:
+            try:
+                self.run_flow(self.cleaned_data)
+            except HuyiError as error:
+                self.add_problem(error)
+        return self.cleaned_data
+
+    def run_flow(self, cleaned: dict[str, Any]) -> None:
+        """Once every field is valid: check the code with the flow (a refusal becomes a form error)."""
+
     def add_problem(self, error: HuyiError, field: str | None = None) -> None:
         problem = describe(error)
         self.retry_after = problem.retry_after
@@ -135,16 +147,8 @@ class CodeLoginForm(_FlowForm):
         self.user_cache: AbstractBaseUser | None = None
         super().__init__(request, *args, **kwargs)
 
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        if self.errors:
-            return cleaned
-        try:
-            self.user_cache = flows.authenticate_code(self.flow_request, cleaned["mobile"], cleaned["code"])
-        except HuyiError as error:
-            self.add_problem(error)
-        return cleaned
+    def run_flow(self, cleaned: dict[str, Any]) -> None:
+        self.user_cache = flows.authenticate_code(self.flow_request, cleaned["mobile"], cleaned["code"])
 
     def get_user(self) -> AbstractBaseUser | None:
         return self.user_cache
@@ -181,16 +185,8 @@ class SetPasswordWithCodeForm(_FlowForm):
         password_validation.validate_password(second)
         return second
 
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        if self.errors:
-            return cleaned
-        try:
-            self.user = flows.reset_password(self.flow_request, self.mobile, cleaned["code"], cleaned["new_password2"])
-        except HuyiError as error:
-            self.add_problem(error)
-        return cleaned
+    def run_flow(self, cleaned: dict[str, Any]) -> None:
+        self.user = flows.reset_password(self.flow_request, self.mobile, cleaned["code"], cleaned["new_password2"])
 
 
 class VerifyPhoneForm(_FlowForm):
@@ -200,13 +196,5 @@ class VerifyPhoneForm(_FlowForm):
     mobile = MobileField()
     code = CodeField()
 
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        if self.errors:
-            return cleaned
-        try:
-            cleaned["mobile"] = flows.verify_phone(self.flow_request, cleaned["mobile"], cleaned["code"])
-        except HuyiError as error:
-            self.add_problem(error)
-        return cleaned
+    def run_flow(self, cleaned: dict[str, Any]) -> None:
+        cleaned["mobile"] = flows.verify_phone(self.flow_request, cleaned["mobile"], cleaned["code"])
