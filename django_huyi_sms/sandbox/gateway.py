@@ -26,14 +26,15 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..provider import PRODUCTS, dynamic_password, md5_hex
 from ..exceptions import RESULT_CODES, HuyiApiError, ResultCode, error_for_code
+from ..provider import PRODUCTS, dynamic_password, md5_hex
 from ..validation import (
     count_parts,
     find_signatures,
@@ -42,7 +43,8 @@ from ..validation import (
     validate_mobiles,
     validate_template,
 )
-from .pusher import Pusher, PushRecord, is_push_url
+from .config import DEFAULT_SENSITIVE_WORDS, SandboxConfig
+from .pusher import Pusher, PushRecord
 
 __all__ = [
     "ROUTES",
@@ -51,6 +53,7 @@ __all__ = [
     "STATUS_SUBMITTED",
     "STATUS_DELIVERED",
     "STATUS_UNDELIVERED",
+    "SandboxConfig",
     "SandboxMessage",
     "SandboxReply",
     "SandboxTemplate",
@@ -77,9 +80,6 @@ METHODS: dict[str, str] = {
     "GetNum": "GetNumResult",
     "AddTemplate": "AddTemplateResult",
 }
-
-#: Words the sandbox refuses with 407 unless told otherwise (the provider publishes no list).
-DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = ("赌博", "代开发票")
 
 STATUS_SUBMITTED = "submitted"
 STATUS_DELIVERED = "delivered"
@@ -171,120 +171,74 @@ class SandboxTemplate:
     msg: str = ""
 
 
+class _PushUrl:
+    """A push URL read from the gateway's config; a test may point a running gateway elsewhere.
+
+    Setting one checks it as the setting is checked (``SandboxConfigError``) and changes nothing else.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, gateway: SandboxGateway, owner: type | None = None) -> str:
+        return str(getattr(gateway.config, self.name))
+
+    def __set__(self, gateway: SandboxGateway, url: str) -> None:
+        changed: dict[str, Any] = {self.name: url}
+        gateway._config = replace(gateway.config, **changed)
+
+
 class SandboxGateway:
-    """The provider, in memory. See the module docstring; every argument is keyword-only.
+    """The provider, in memory. See the module docstring.
 
-    - ``accounts``: APIID → APIKEY; each pair is valid for every product.
-    - ``balance``: messages each account may send (parts are what is counted).
-    - ``receipt_url``, ``reply_url``, ``template_url``: where pushes go; ``""`` pushes nothing.
-    - ``receipt_delay``: seconds between an accepted Submit and its receipt.
-    - ``retry_scale``: multiplies the provider's 60 s / 120 s push retry intervals.
-    - ``max_clock_skew``: how many seconds a dynamic password's ``time`` may be
-      from ``clock()`` before the answer is 40501.
-    - ``clock``: returns Unix seconds; for tests.
-    - ``daily_limit`` (4082), ``daily_code_limit`` (4085): messages and verification
-      codes per number per China calendar day.
-    - ``identical_per_minute``, ``identical_per_day``: the same text to the same number.
-    - ``blacklist_after``: over-limit attempts on one number in a day before it is
-      blacklisted (408, then 4030); ``blacklist``: numbers blacklisted from the start.
-    - ``sensitive_words``: refused with 407 (case-insensitive).
-    - ``frozen_accounts``: answered 4050.
-    - ``allowed_ips``: APIID → registered IPs or networks; other callers get 4052.
-      An account not listed may call from anywhere.
-    - ``templates``: APIID → approved template texts. An account listed here must
-      send text that matches an approved template (4071 / 4072 / 40722); templates
-      it adds and that :meth:`review_template` approves count too.
-    - ``signatures``: APIID → approved signatures. An account listed here may only
-      use those ``【signature】`` s (4075).
-    - ``undeliverable``: numbers whose receipts say undelivered.
-    - ``on_message``: called with each accepted :class:`SandboxMessage` (outside the lock).
+    ``config`` is a :class:`~.config.SandboxConfig`; or pass its fields as
+    keyword arguments (``SandboxGateway(accounts={"id": "key"}, receipt_delay=0)``),
+    which build one on top of ``config`` or the defaults. ``clock`` returns Unix
+    seconds (tests pass one they move by hand); ``on_message`` is called with a
+    copy of each accepted :class:`SandboxMessage`, outside the lock.
 
-    Raises ``ValueError`` for a push URL that is not ``http(s)://…`` or a
-    negative delay, scale or limit.
+    Raises :class:`~.config.SandboxConfigError` (a ``ValueError``) for an unusable setting.
     """
 
     def __init__(
         self,
+        config: SandboxConfig | None = None,
         *,
-        accounts: Mapping[str, str] | None = None,
-        balance: int = 10000,
-        receipt_url: str = "",
-        reply_url: str = "",
-        template_url: str = "",
-        receipt_delay: float = 1.0,
-        retry_scale: float = 1.0,
-        max_clock_skew: float = 300,
         clock: Callable[[], float] = time.time,
-        daily_limit: int = 5,
-        daily_code_limit: int = 5,
-        identical_per_minute: int = 2,
-        identical_per_day: int = 20,
-        blacklist_after: int = 20,
-        blacklist: Iterable[str] = (),
-        sensitive_words: Iterable[str] = DEFAULT_SENSITIVE_WORDS,
-        frozen_accounts: Iterable[str] = (),
-        allowed_ips: Mapping[str, Iterable[str]] | None = None,
-        templates: Mapping[str, Iterable[str]] | None = None,
-        signatures: Mapping[str, Iterable[str]] | None = None,
-        undeliverable: Iterable[str] = (),
         on_message: Callable[[SandboxMessage], None] | None = None,
+        **settings: Any,
     ) -> None:
-        for name, url in (("receipt_url", receipt_url), ("reply_url", reply_url), ("template_url", template_url)):
-            if url and not is_push_url(url):
-                raise ValueError(f"{name} must be an http:// or https:// URL, or empty")
-        numbers = {
-            "balance": balance,
-            "receipt_delay": receipt_delay,
-            "retry_scale": retry_scale,
-            "max_clock_skew": max_clock_skew,
-            "daily_limit": daily_limit,
-            "daily_code_limit": daily_code_limit,
-            "identical_per_minute": identical_per_minute,
-            "identical_per_day": identical_per_day,
-            "blacklist_after": blacklist_after,
-        }
-        for name, value in numbers.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a number, 0 or more, not {value!r}")
-        self._accounts = {str(account): str(key) for account, key in (accounts or {}).items()}
-        self.receipt_url = receipt_url
-        self.reply_url = reply_url
-        self.template_url = template_url
-        self.receipt_delay = float(receipt_delay)
-        self.max_clock_skew = float(max_clock_skew)
+        config = config if config is not None else SandboxConfig()
+        self._config = replace(config, **settings) if settings else config
         self.clock = clock
-        self.daily_limit = int(daily_limit)
-        self.daily_code_limit = int(daily_code_limit)
-        self.identical_per_minute = int(identical_per_minute)
-        self.identical_per_day = int(identical_per_day)
-        self.blacklist_after = int(blacklist_after)
-        self.sensitive_words = tuple(word.lower() for word in sensitive_words if word)
-        self.frozen_accounts = frozenset(frozen_accounts)
-        self.allowed_ips = {
-            account: tuple(ipaddress.ip_network(str(entry), strict=False) for entry in entries)
-            for account, entries in (allowed_ips or {}).items()
-        }
-        self.signatures = {account: frozenset(names) for account, names in (signatures or {}).items()}
-        self.undeliverable = frozenset(undeliverable)
         self.on_message = on_message
 
         self._lock = threading.Lock()
-        self._pusher = Pusher(retry_scale=retry_scale)
-        self._balances = {account: int(balance) for account in self._accounts}
+        self._pusher = Pusher(retry_scale=self._config.retry_scale)
+        self._balances = dict.fromkeys(self._config.accounts, self._config.balance)
         self._messages: OrderedDict[str, list[SandboxMessage]] = OrderedDict()  # last to receive = last
         self._replies: defaultdict[str, list[SandboxReply]] = defaultdict(list)
-        self._blacklist: set[str] = set(blacklist)
+        self._blacklist: set[str] = set(self._config.blacklist)
         self._over_limit: defaultdict[tuple[str, str], int] = defaultdict(int)  # (mobile, China date) → attempts
         self._pushes: list[PushRecord] = []
         self._smsid_sequence = itertools.count(1)
         self._template_ids = itertools.count(1)
         self._templates: dict[int, SandboxTemplate] = {}
         # Accounts that must send approved templates (listed in ``templates``, even with none).
-        self._template_accounts = frozenset((templates or {}).keys())
-        for account, texts in (templates or {}).items():
+        self._template_accounts = frozenset(self._config.templates)
+        for account, texts in self._config.templates.items():
             for text in texts:
                 templateid = next(self._template_ids)
                 self._templates[templateid] = SandboxTemplate(templateid, account, text, TEMPLATE_APPROVED)
+
+    @property
+    def config(self) -> SandboxConfig:
+        """The settings this gateway runs with (read-only but for the push URLs below)."""
+        return self._config
+
+    receipt_url = _PushUrl()
+    reply_url = _PushUrl()
+    template_url = _PushUrl()
 
     # -- life cycle -------------------------------------------------------------
 
@@ -303,7 +257,7 @@ class SandboxGateway:
         self.close()
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(accounts={sorted(self._accounts)!r})"
+        return f"{self.__class__.__name__}(accounts={sorted(self._config.accounts)!r})"
 
     # -- the provider's API -------------------------------------------------------
 
@@ -388,7 +342,7 @@ class SandboxGateway:
                 self._messages.setdefault(mobile, []).append(message)
                 self._messages.move_to_end(mobile)
                 accepted.append(message)
-                self._pusher.call_later(self.receipt_delay, lambda message=message: self._deliver(message))
+                self._pusher.call_later(self._config.receipt_delay, partial(self._deliver, message))
         return {"smsid": smsid}, accepted
 
     def _get_num(self, fields: dict[str, str], remote_addr: str) -> dict[str, Any]:
@@ -418,7 +372,7 @@ class SandboxGateway:
             raise error_for_code(ResultCode.ACCOUNT_EMPTY)
         if not password:
             raise error_for_code(ResultCode.PASSWORD_EMPTY)
-        key = self._accounts.get(account)
+        key = self._config.accounts.get(account)
         if key is None:
             raise error_for_code(ResultCode.BAD_CREDENTIALS)
         # compare_digest: the answer must not leak how much of a guessed password was right.
@@ -429,7 +383,7 @@ class SandboxGateway:
             # A dynamic password. The time is checked first: a stale or absent clock is the likelier
             # mistake, and the provider documents 40501 before 40502.
             fresh = request_time.isascii() and request_time.isdigit()
-            if not fresh or abs(self.clock() - int(request_time)) > self.max_clock_skew:
+            if not fresh or abs(self.clock() - int(request_time)) > self._config.max_clock_skew:
                 raise error_for_code(ResultCode.PASSWORD_EXPIRED)
             if not _same(password, dynamic_password(account, key, *signed, request_time)):
                 raise error_for_code(ResultCode.PASSWORD_MISMATCH)
@@ -437,20 +391,20 @@ class SandboxGateway:
             raise error_for_code(ResultCode.BAD_CREDENTIALS)
 
     def _check_account(self, account: str, remote_addr: str) -> None:
-        if account in self.frozen_accounts:
+        if account in self._config.frozen_accounts:
             raise error_for_code(ResultCode.ACCOUNT_FROZEN)
-        networks = self.allowed_ips.get(account)
+        networks = self._config.allowed_ips.get(account)
         if networks is not None:
             try:
                 address = ipaddress.ip_address(remote_addr)
             except ValueError:
                 raise error_for_code(ResultCode.IP_NOT_REGISTERED) from None
-            if not any(address in network for network in networks):
+            if not any(address in ipaddress.ip_network(network) for network in networks):
                 raise error_for_code(ResultCode.IP_NOT_REGISTERED)
 
     def _check_sensitive_words(self, content: str) -> None:
         lowered = content.lower()
-        if any(word in lowered for word in self.sensitive_words):
+        if any(word.lower() in lowered for word in self._config.sensitive_words):
             raise error_for_code(ResultCode.SENSITIVE_WORDS)
 
     def _check_templates(self, account: str, content: str) -> None:
@@ -473,7 +427,7 @@ class SandboxGateway:
         raise error_for_code(ResultCode.VARIABLE_TOO_LONG if too_long else ResultCode.TEMPLATE_MISMATCH)
 
     def _check_signatures(self, account: str, content: str) -> None:
-        approved = self.signatures.get(account)
+        approved = self._config.signatures.get(account)
         if approved is None:
             return
         if any(signature not in approved for signature in find_signatures(content)):
@@ -491,13 +445,13 @@ class SandboxGateway:
         # before the general one (4082), which is what the provider's two texts suggest.
         if history and now - history[-1].received_at < _SECOND:
             code = ResultCode.TOO_FAST
-        elif verification and sum(message.verification for message in todays) >= self.daily_code_limit:
+        elif verification and sum(message.verification for message in todays) >= self._config.daily_code_limit:
             code = ResultCode.DAILY_CODE_LIMIT
-        elif len(todays) >= self.daily_limit:
+        elif len(todays) >= self._config.daily_limit:
             code = ResultCode.DAILY_LIMIT
         elif (
-            sum(now - message.received_at < _MINUTE for message in identical) >= self.identical_per_minute
-            or len(identical) >= self.identical_per_day
+            sum(now - message.received_at < _MINUTE for message in identical) >= self._config.identical_per_minute
+            or len(identical) >= self._config.identical_per_day
         ):
             # The vendor caps identical messages (2 a minute, 20 a day) but documents no code
             # for it; 4082, the per-number daily cap, is the nearest it has.
@@ -505,7 +459,7 @@ class SandboxGateway:
         else:
             return
         self._over_limit[mobile, today] += 1
-        if self._over_limit[mobile, today] >= self.blacklist_after:
+        if self._over_limit[mobile, today] >= self._config.blacklist_after:
             self._blacklist.add(mobile)
             raise error_for_code(ResultCode.BLACKLISTED_FOR_EXCESS)
         raise error_for_code(code)
@@ -518,7 +472,7 @@ class SandboxGateway:
     # -- receipts and pushes ----------------------------------------------------------
 
     def _deliver(self, message: SandboxMessage) -> None:
-        code, msg = _RECEIPT_UNDELIVERED if message.mobile in self.undeliverable else _RECEIPT_DELIVERED
+        code, msg = _RECEIPT_UNDELIVERED if message.mobile in self._config.undeliverable else _RECEIPT_DELIVERED
         with self._lock:
             message.status = STATUS_DELIVERED if code == _RECEIPT_DELIVERED[0] else STATUS_UNDELIVERED
             message.receipt = {
@@ -623,7 +577,7 @@ class SandboxGateway:
     @property
     def accounts(self) -> dict[str, str]:
         """APIID → APIKEY pairs the sandbox accepts (sandbox keys; not secrets)."""
-        return dict(self._accounts)
+        return dict(self._config.accounts)
 
     @property
     def templates(self) -> list[SandboxTemplate]:
