@@ -17,7 +17,8 @@ from django.core.signals import setting_changed
 
 from ..conf import SETTING_NAME, huyi_settings
 from .config import SandboxConfig, SandboxConfigError
-from .gateway import SandboxGateway, SandboxMessage
+from .gateway import SandboxGateway
+from .inbox import SandboxMessage
 
 __all__ = ["get_gateway", "reset_gateway", "gateway_from_settings", "config_from_settings", "setting_problem"]
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .gateway import phone_payload
+from .inbox import phone_payload
 from .state import get_gateway
 
 # The numbers the sandbox stores: mainland (11 digits) or international (country code + number).

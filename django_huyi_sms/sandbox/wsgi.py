@@ -1,6 +1,6 @@
 """The sandbox gateway as a standalone web server: plain WSGI, no Django.
 
-:func:`make_app` serves the provider's endpoint paths (:data:`~.gateway.ROUTES`)
+:func:`make_app` serves the provider's endpoint paths (:data:`~.wire.ROUTES`)
 for GET and POST, exactly as ihuyi does, plus ``GET /phone/<mobile>.json`` with
 the messages a number "received". :func:`serve` runs it on a threaded
 ``wsgiref`` server in a daemon thread; tests and ``manage.py huyi_sandbox``
@@ -24,7 +24,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .gateway import ROUTES, SandboxGateway, phone_payload
+from .gateway import SandboxGateway
+from .inbox import phone_payload
+from .wire import ROUTES
 
 __all__ = ["make_app", "serve"]
 

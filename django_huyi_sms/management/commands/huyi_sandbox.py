@@ -7,8 +7,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...sandbox.config import SandboxConfig, SandboxConfigError
-from ...sandbox.gateway import ROUTES, SandboxGateway, SandboxMessage
+from ...sandbox.gateway import SandboxGateway
+from ...sandbox.inbox import SandboxMessage
 from ...sandbox.state import config_from_settings, setting_problem
+from ...sandbox.wire import ROUTES
 from ...sandbox.wsgi import serve
 
 # Options named after the SandboxConfig fields they override (--receipt-url: receipt_url).
