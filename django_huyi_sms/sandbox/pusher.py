@@ -253,7 +253,7 @@ def is_push_url(url: str) -> bool:
     """Whether ``url`` is something :meth:`Pusher.push` can POST to: ``http(s)://host[:port]…``."""
     try:
         parts = urlsplit(url)
-        parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
