@@ -32,11 +32,12 @@ __all__ = [
     "check_signatures",
 ]
 
-_VARIABLE = "【变量】"
-# The provider caps a template variable's value at 8 characters (code 40722).
-_MAX_VARIABLE_LENGTH = 8
+# A template's variable: 【变量】, or numbered 【变量1】, 【变量2】 … when there are several.
+_VARIABLE = re.compile(r"【变量[0-9]*】")
+# The provider caps a verification template's variable (the code) at 8 characters (40722).
+_MAX_CODE_LENGTH = 8
 # A 【signature】 at either end of a text, that is not a variable.
-_EDGE_SIGNATURE = re.compile(r"^【(?!变量】)[^【】]*】|【(?!变量】)[^【】]*】$")
+_EDGE_SIGNATURE = re.compile(r"^【(?!变量[0-9]*】)[^【】]*】|【(?!变量[0-9]*】)[^【】]*】$")
 
 
 def admit(
@@ -144,11 +145,15 @@ def is_verification(product: str, content: str) -> bool:
     The provider does not say how it tells; a voice code always is, and a text
     is when it says so (``验证码`` or ``code``).
     """
-    return product == "voice" or "验证码" in content or "code" in content.lower()
+    return product == "voice" or _speaks_of_a_code(content)
 
 
 def check_templates(content: str, approved: Collection[str] | None) -> None:
     """4071 / 40722 / 4072 unless ``content`` is one of the ``approved`` templates with its variables filled.
+
+    A verification template's variables take at most 8 characters (40722
+    past that); other templates' take any length, as the vendor's own
+    example sends an 11-digit order number.
 
     ``approved`` ``None`` means the account is not held to templates. A
     ``【signature】`` at either end of text or template is ignored, since
@@ -187,9 +192,14 @@ def _without_signature(text: str) -> str:
     return _EDGE_SIGNATURE.sub("", text.strip()).strip()
 
 
+def _speaks_of_a_code(text: str) -> bool:
+    return "验证码" in text or "code" in text.lower()
+
+
 def _template_patterns(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Regexes matching texts made from ``template``: variables of at most 8 characters, and of any length."""
-    pieces = [re.escape(piece) for piece in _without_signature(template).split(_VARIABLE)]
-    short = f"(.{{1,{_MAX_VARIABLE_LENGTH}}}?)".join(pieces)
+    """Regexes matching texts made from ``template``: variables of the length allowed, and of any length."""
+    pieces = [re.escape(piece) for piece in _VARIABLE.split(_without_signature(template))]
+    allowed = f"{{1,{_MAX_CODE_LENGTH}}}" if _speaks_of_a_code(template) else "+"
+    short = f"(.{allowed}?)".join(pieces)
     loose = "(.+?)".join(pieces)
     return re.compile(short, re.DOTALL), re.compile(loose, re.DOTALL)
