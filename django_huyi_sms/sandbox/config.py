@@ -114,7 +114,7 @@ def _normalise_mobile(mobile: str) -> str:
         return normalize_mobile(mobile, international=True)
 
 
-def _per_account(name: str, value: Any, normalise_entries: Any) -> Mapping[str, Any]:
+def _per_account(name: str, value: Any, normalise_entries: Callable[[str, Any], Any]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise SandboxConfigError(name, f"must be a dict of APIID → list, not {type(value).__name__}")
     if not all(isinstance(account, str) for account in value):
