@@ -23,6 +23,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .provider import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_MODES, check_product
+from .sandbox.config import SandboxConfig
 
 __all__ = ["DEFAULTS", "ProductConfig", "HuyiSettings", "huyi_settings"]
 
@@ -91,44 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "LOW_BALANCE_THRESHOLD": 100,
     "RETENTION_DAYS": 180,
     # The built-in sandbox gateway (django_huyi_sms.sandbox): what it accepts and where it pushes.
-    "SANDBOX": {
-        # APIID -> APIKEY pairs the sandbox accepts, for every product.
-        "ACCOUNTS": {"sandbox": "sandbox-api-key"},
-        # Messages each sandbox account may still send.
-        "BALANCE": 10000,
-        # Where delivery receipts, replies and template reviews are pushed; "" pushes nothing.
-        "RECEIPT_URL": "",
-        "REPLY_URL": "",
-        "TEMPLATE_URL": "",
-        # Seconds between an accepted Submit and its delivery receipt.
-        "RECEIPT_DELAY": 1.0,
-        # Multiplies the provider's 60 s / 120 s retry intervals (tests use a small value).
-        "RETRY_SCALE": 1.0,
-        # How far the dynamic password's time may be from the sandbox clock before 40501.
-        "MAX_CLOCK_SKEW": 300,
-        # Per number and China calendar day: messages (4082) and verification codes (4085).
-        "DAILY_LIMIT": 5,
-        "DAILY_CODE_LIMIT": 5,
-        # The same text to the same number, a minute and a day (answered 4082).
-        "IDENTICAL_PER_MINUTE": 2,
-        "IDENTICAL_PER_DAY": 20,
-        # Over-limit attempts on one number in a day before it is blacklisted (408, later 4030).
-        "BLACKLIST_AFTER": 20,
-        # Numbers blacklisted from the start (4030).
-        "BLACKLIST": [],
-        # Words refused with 407 (case-insensitive).
-        "SENSITIVE_WORDS": ["赌博", "代开发票"],
-        # APIIDs answered 4050 (account frozen).
-        "FROZEN_ACCOUNTS": [],
-        # APIID -> registered IPs or networks; other callers get 4052. Unlisted accounts: any IP.
-        "ALLOWED_IPS": {},
-        # APIID -> approved template texts ("…【变量】…"); a listed account must match one (4071/4072/40722).
-        "TEMPLATES": {},
-        # APIID -> approved signatures; a listed account may use only those 【signatures】 (4075).
-        "SIGNATURES": {},
-        # Numbers whose delivery receipts say undelivered (code 0, UNDELIV).
-        "UNDELIVERABLE": [],
-    },
+    # Each key is a field of SandboxConfig, upper-cased; the defaults and their meanings live there.
+    "SANDBOX": SandboxConfig.setting_defaults(),
 }
 
 # Keys whose value is a dict merged over the default dict rather than replacing it.

@@ -1,6 +1,9 @@
 """The sandbox gateway: ihuyi's API, answered in memory, for development and tests.
 
-- ``gateway.SandboxGateway`` — the provider's behaviour (pure Python).
+- ``gateway.SandboxGateway`` — the provider in memory: its state and the order of its checks (pure Python).
+- ``config.SandboxConfig`` — its settings, checked once; ``HUYI_SMS["SANDBOX"]`` spells its fields upper-case.
+- ``rules`` (signing, text, templates), ``limits`` (per-number limits, blacklist), ``inbox`` (the phones),
+  ``templates`` (template reviews), ``wire`` (requests and replies) — the jobs the gateway puts in order.
 - ``pusher.Pusher`` — pushes receipts, replies and template reviews with the retry contract.
 - ``wsgi.make_app`` / ``wsgi.serve`` — the gateway as a standalone web server (``manage.py huyi_sandbox``).
 - ``views`` / ``urls`` — the same inside a Django site: ``path("sandbox/", include("django_huyi_sms.sandbox.urls"))``.

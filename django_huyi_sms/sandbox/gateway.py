@@ -1,290 +1,109 @@
 """A stand-in for ihuyi: answers Submit, GetNum and AddTemplate as the provider does.
 
-:class:`SandboxGateway` checks requests in the provider's order (account,
-password, signature, frozen account, IP, number and text, sensitive words,
-templates and signatures, blacklist, per-number limits, balance) and answers
-with the provider's codes and texts, taken from ``exceptions.RESULT_CODES``.
-Number and text checks are those of ``validation.py``, so the sandbox refuses
-exactly what a local check refuses. Accepted messages are kept per phone, and
-a delivery receipt for each is pushed after ``receipt_delay`` seconds with the
-provider's retry contract (see ``pusher.py``); replies and template reviews
-are pushed on demand.
-
-All state is in memory, behind one lock. Pure Python; no Django: the WSGI app
-in ``wsgi.py`` and the Django views in ``views.py`` both call :meth:`handle`.
+:class:`SandboxGateway` holds the sandbox's state behind one lock and runs the
+provider's checks in the provider's order: credentials, account, number and
+text, sensitive words, templates and signatures, blacklist and per-number
+limits, balance. The checks themselves live in ``rules.py`` and ``limits.py``,
+the state in ``inbox.py`` and ``templates.py`` (see the package docstring).
+Pure Python; no Django: ``wsgi.py`` and ``views.py`` both call :meth:`~SandboxGateway.handle`.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-import itertools
-import json
 import logging
-import random
-import re
 import threading
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
-from xml.sax.saxutils import escape
 
-from ..provider import PRODUCTS, dynamic_password, md5_hex
 from ..exceptions import RESULT_CODES, HuyiApiError, ResultCode, error_for_code
-from ..validation import (
-    count_parts,
-    find_signatures,
-    normalize_mobile,
-    validate_content,
-    validate_mobiles,
-    validate_template,
+from ..provider import check_product
+from ..validation import count_parts, validate_content, validate_template
+from . import rules
+from .config import DEFAULT_SENSITIVE_WORDS, SandboxConfig
+from .inbox import (
+    STATUS_DELIVERED,
+    STATUS_SUBMITTED,
+    STATUS_UNDELIVERED,
+    Inbox,
+    SandboxMessage,
+    SandboxReply,
+    code_in,
+    phone_payload,
 )
-from .pusher import Pusher, PushRecord, is_push_url
+from .limits import RecipientLimits
+from .pusher import Pusher, PushRecord
+from .templates import SandboxTemplate, TemplateBook
+from .wire import ROUTES, Request, china_time, new_smsid, read_request, refusal_fields, render
 
-__all__ = [
-    "ROUTES",
-    "METHODS",
-    "DEFAULT_SENSITIVE_WORDS",
-    "STATUS_SUBMITTED",
-    "STATUS_DELIVERED",
-    "STATUS_UNDELIVERED",
-    "SandboxMessage",
-    "SandboxReply",
-    "SandboxTemplate",
-    "SandboxGateway",
-    "china_time",
-    "phone_payload",
-]
+# Names that callers imported from this module before the sandbox was split by job.
+__all__ = ["ROUTES", "DEFAULT_SENSITIVE_WORDS", "STATUS_SUBMITTED", "STATUS_DELIVERED", "STATUS_UNDELIVERED"]
+__all__ += ["SandboxConfig", "SandboxMessage", "SandboxReply", "SandboxTemplate", "SandboxGateway"]
+__all__ += ["china_time", "phone_payload"]
 
 logger = logging.getLogger("django_huyi_sms.sandbox")
 
-#: The provider's endpoint paths (after the host), and the product each one serves.
-#: Shared by the standalone WSGI app and the Django URLconf.
-ROUTES: dict[str, str] = {
-    "webservice/sms.php": "sms",
-    "yx/webservice/sms.php": "marketing",
-    "voice/webservice/voice.php": "voice",
-    "vm/webservice/voice.php": "voice_notice",
-    "isms/webservice/isms.php": "international",
-}
 
-#: ``?method=`` values, and the root element of each one's reply.
-METHODS: dict[str, str] = {
-    "Submit": "SubmitResult",
-    "GetNum": "GetNumResult",
-    "AddTemplate": "AddTemplateResult",
-}
+class _PushUrl:
+    """A push URL read from the gateway's config; a test may point a running gateway elsewhere.
 
-#: Words the sandbox refuses with 407 unless told otherwise (the provider publishes no list).
-DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = ("赌博", "代开发票")
-
-STATUS_SUBMITTED = "submitted"
-STATUS_DELIVERED = "delivered"
-STATUS_UNDELIVERED = "undelivered"
-
-# Delivery receipt fields. Receipt codes are not Submit result codes: "2" means
-# delivered and anything else failed; the msg is the operator's status word.
-_RECEIPT_DELIVERED = ("2", "DELIVRD")
-_RECEIPT_UNDELIVERED = ("0", "UNDELIV")
-# Template review push: code 2 approved, 0 rejected.
-_REVIEW_APPROVED = "2"
-_REVIEW_REJECTED = "0"
-
-TEMPLATE_PENDING = "pending"
-TEMPLATE_APPROVED = "approved"
-TEMPLATE_REJECTED = "rejected"
-
-_CHINA = timezone(timedelta(hours=8), "China")
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-_VARIABLE = "【变量】"
-# The provider caps a template variable's value at 8 characters (code 40722).
-_MAX_VARIABLE_LENGTH = 8
-# What latest_code() picks out: a run of 4–8 digits that is not part of a longer number.
-_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
-# The per-number windows for identical messages.
-_MINUTE = 60.0
-_SECOND = 1.0
-
-
-def china_time(unix_seconds: float) -> str:
-    """``unix_seconds`` as the provider writes times: ``YYYY-mm-dd HH:MM:SS``, China time (UTC+8)."""
-    return datetime.fromtimestamp(unix_seconds, _CHINA).strftime(_TIME_FORMAT)
-
-
-def _china_date(unix_seconds: float) -> str:
-    return datetime.fromtimestamp(unix_seconds, _CHINA).strftime("%Y-%m-%d")
-
-
-@dataclass
-class SandboxMessage:
-    """One accepted message, as one phone "received" it.
-
-    A marketing Submit to several numbers gives one of these per number, all
-    with the same ``smsid``. ``status`` moves from ``submitted`` to
-    ``delivered`` or ``undelivered`` when the receipt is due; ``receipt``
-    then holds the receipt's fields.
+    Setting one checks it as the setting is checked (``SandboxConfigError``) and changes nothing else.
     """
 
-    smsid: str
-    product: str
-    mobile: str
-    content: str
-    parts: int
-    received_at: float  # Unix seconds, by the gateway's clock
-    account: str
-    verification: bool = False
-    stime: str = ""  # a marketing send's scheduled time, as given
-    status: str = STATUS_SUBMITTED
-    receipt: dict[str, str] | None = None
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    @property
-    def received_time(self) -> str:
-        """``received_at`` in China time, as the provider writes times."""
-        return china_time(self.received_at)
+    def __get__(self, gateway: SandboxGateway, owner: type | None = None) -> str:
+        return str(getattr(gateway.config, self.name))
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: every field, plus ``received_time``."""
-        return {**asdict(self), "received_time": self.received_time}
-
-
-@dataclass
-class SandboxReply:
-    """An upstream reply sent with :meth:`SandboxGateway.send_reply`."""
-
-    mobile: str
-    content: str
-    smsid: str
-    reply_time: str
-
-
-@dataclass
-class SandboxTemplate:
-    """A template submitted with AddTemplate (or configured as approved)."""
-
-    templateid: int
-    account: str
-    content: str
-    status: str = TEMPLATE_PENDING
-    msg: str = ""
+    def __set__(self, gateway: SandboxGateway, url: str) -> None:
+        changed: dict[str, Any] = {self.name: url}
+        gateway._config = replace(gateway.config, **changed)
 
 
 class SandboxGateway:
-    """The provider, in memory. See the module docstring; every argument is keyword-only.
+    """The provider, in memory: its state, its lock, and the order its checks run in.
 
-    - ``accounts``: APIID → APIKEY; each pair is valid for every product.
-    - ``balance``: messages each account may send (parts are what is counted).
-    - ``receipt_url``, ``reply_url``, ``template_url``: where pushes go; ``""`` pushes nothing.
-    - ``receipt_delay``: seconds between an accepted Submit and its receipt.
-    - ``retry_scale``: multiplies the provider's 60 s / 120 s push retry intervals.
-    - ``max_clock_skew``: how many seconds a dynamic password's ``time`` may be
-      from ``clock()`` before the answer is 40501.
-    - ``clock``: returns Unix seconds; for tests.
-    - ``daily_limit`` (4082), ``daily_code_limit`` (4085): messages and verification
-      codes per number per China calendar day.
-    - ``identical_per_minute``, ``identical_per_day``: the same text to the same number.
-    - ``blacklist_after``: over-limit attempts on one number in a day before it is
-      blacklisted (408, then 4030); ``blacklist``: numbers blacklisted from the start.
-    - ``sensitive_words``: refused with 407 (case-insensitive).
-    - ``frozen_accounts``: answered 4050.
-    - ``allowed_ips``: APIID → registered IPs or networks; other callers get 4052.
-      An account not listed may call from anywhere.
-    - ``templates``: APIID → approved template texts. An account listed here must
-      send text that matches an approved template (4071 / 4072 / 40722); templates
-      it adds and that :meth:`review_template` approves count too.
-    - ``signatures``: APIID → approved signatures. An account listed here may only
-      use those ``【signature】`` s (4075).
-    - ``undeliverable``: numbers whose receipts say undelivered.
-    - ``on_message``: called with each accepted :class:`SandboxMessage` (outside the lock).
+    ``config`` is a :class:`~.config.SandboxConfig`; or pass its fields as
+    keyword arguments (``SandboxGateway(accounts={"id": "key"}, receipt_delay=0)``),
+    which build one on top of ``config`` or the defaults. ``clock`` returns Unix
+    seconds (tests pass one they move by hand); ``on_message`` is called with a
+    copy of each accepted :class:`~.inbox.SandboxMessage`, outside the lock.
 
-    Raises ``ValueError`` for a push URL that is not ``http(s)://…`` or a
-    negative delay, scale or limit.
+    Raises :class:`~.config.SandboxConfigError` (a ``ValueError``) for an unusable setting.
     """
 
     def __init__(
         self,
+        config: SandboxConfig | None = None,
         *,
-        accounts: Mapping[str, str] | None = None,
-        balance: int = 10000,
-        receipt_url: str = "",
-        reply_url: str = "",
-        template_url: str = "",
-        receipt_delay: float = 1.0,
-        retry_scale: float = 1.0,
-        max_clock_skew: float = 300,
         clock: Callable[[], float] = time.time,
-        daily_limit: int = 5,
-        daily_code_limit: int = 5,
-        identical_per_minute: int = 2,
-        identical_per_day: int = 20,
-        blacklist_after: int = 20,
-        blacklist: Iterable[str] = (),
-        sensitive_words: Iterable[str] = DEFAULT_SENSITIVE_WORDS,
-        frozen_accounts: Iterable[str] = (),
-        allowed_ips: Mapping[str, Iterable[str]] | None = None,
-        templates: Mapping[str, Iterable[str]] | None = None,
-        signatures: Mapping[str, Iterable[str]] | None = None,
-        undeliverable: Iterable[str] = (),
         on_message: Callable[[SandboxMessage], None] | None = None,
+        **settings: Any,
     ) -> None:
-        for name, url in (("receipt_url", receipt_url), ("reply_url", reply_url), ("template_url", template_url)):
-            if url and not is_push_url(url):
-                raise ValueError(f"{name} must be an http:// or https:// URL, or empty")
-        numbers = {
-            "balance": balance,
-            "receipt_delay": receipt_delay,
-            "retry_scale": retry_scale,
-            "max_clock_skew": max_clock_skew,
-            "daily_limit": daily_limit,
-            "daily_code_limit": daily_code_limit,
-            "identical_per_minute": identical_per_minute,
-            "identical_per_day": identical_per_day,
-            "blacklist_after": blacklist_after,
-        }
-        for name, value in numbers.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a number, 0 or more, not {value!r}")
-        self._accounts = {str(account): str(key) for account, key in (accounts or {}).items()}
-        self.receipt_url = receipt_url
-        self.reply_url = reply_url
-        self.template_url = template_url
-        self.receipt_delay = float(receipt_delay)
-        self.max_clock_skew = float(max_clock_skew)
+        config = config if config is not None else SandboxConfig()
+        self._config = replace(config, **settings) if settings else config
         self.clock = clock
-        self.daily_limit = int(daily_limit)
-        self.daily_code_limit = int(daily_code_limit)
-        self.identical_per_minute = int(identical_per_minute)
-        self.identical_per_day = int(identical_per_day)
-        self.blacklist_after = int(blacklist_after)
-        self.sensitive_words = tuple(word.lower() for word in sensitive_words if word)
-        self.frozen_accounts = frozenset(frozen_accounts)
-        self.allowed_ips = {
-            account: tuple(ipaddress.ip_network(str(entry), strict=False) for entry in entries)
-            for account, entries in (allowed_ips or {}).items()
-        }
-        self.signatures = {account: frozenset(names) for account, names in (signatures or {}).items()}
-        self.undeliverable = frozenset(undeliverable)
         self.on_message = on_message
 
         self._lock = threading.Lock()
-        self._pusher = Pusher(retry_scale=retry_scale)
-        self._balances = {account: int(balance) for account in self._accounts}
-        self._messages: OrderedDict[str, list[SandboxMessage]] = OrderedDict()  # last to receive = last
-        self._replies: defaultdict[str, list[SandboxReply]] = defaultdict(list)
-        self._blacklist: set[str] = set(blacklist)
-        self._over_limit: defaultdict[tuple[str, str], int] = defaultdict(int)  # (mobile, China date) → attempts
-        self._pushes: list[PushRecord] = []
-        self._smsid_sequence = itertools.count(1)
-        self._template_ids = itertools.count(1)
-        self._templates: dict[int, SandboxTemplate] = {}
-        # Accounts that must send approved templates (listed in ``templates``, even with none).
-        self._template_accounts = frozenset((templates or {}).keys())
-        for account, texts in (templates or {}).items():
-            for text in texts:
-                templateid = next(self._template_ids)
-                self._templates[templateid] = SandboxTemplate(templateid, account, text, TEMPLATE_APPROVED)
+        self._pusher = Pusher(retry_scale=self._config.retry_scale)
+        self._balances = dict.fromkeys(self._config.accounts, self._config.balance)
+        self._inbox = Inbox()
+        self._limits = RecipientLimits(self._config)
+        self._templates = TemplateBook(self._config.templates)
+        self._smsid_sequence = 0
+
+    @property
+    def config(self) -> SandboxConfig:
+        """The settings this gateway runs with (read-only but for the push URLs below)."""
+        return self._config
+
+    receipt_url = _PushUrl()
+    reply_url = _PushUrl()
+    template_url = _PushUrl()
 
     # -- life cycle -------------------------------------------------------------
 
@@ -303,78 +122,76 @@ class SandboxGateway:
         self.close()
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(accounts={sorted(self._accounts)!r})"
+        return f"{self.__class__.__name__}(accounts={sorted(self._config.accounts)!r})"
 
     # -- the provider's API -------------------------------------------------------
 
     def handle(
-        self, product: str, method: str, params: Mapping[str, str], *, remote_addr: str = "127.0.0.1"
+        self, product: str, method: str, params: Mapping[str, Any], *, remote_addr: str = "127.0.0.1"
     ) -> tuple[str, bytes]:
         """Answer one API request as the provider would: ``(content_type, body)``.
 
-        ``product`` is one of ``client.PRODUCTS`` (see :data:`ROUTES`),
+        ``product`` is one of ``provider.PRODUCTS`` (see :data:`~.wire.ROUTES`),
         ``method`` the ``?method=`` value, ``params`` the request's fields.
         Every refusal is an answer with the provider's code, never an
-        exception; an unknown method is answered with code 0. Raises
+        exception; an unknown method is answered as a failed Submit. Raises
         ``ValueError`` only for an unknown ``product`` (a programming error).
         """
-        if product not in PRODUCTS:
-            raise ValueError(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
+        check_product(product)
         method = str(method or "")
-        fields = {name: _field(params, name) for name in ("account", "password", "mobile", "content", "time")}
-        as_json = _field(params, "format").strip().lower() == "json"
-        element = METHODS.get(method, "SubmitResult")
+        request = read_request(params)
         accepted: list[SandboxMessage] = []
+        extra: dict[str, Any]
+        code: int
         try:
             if method == "Submit":
-                extra, accepted = self._submit(product, fields, _field(params, "stime"), remote_addr)
+                extra, accepted = self._submit(product, request, remote_addr)
             elif method == "GetNum":
-                extra = self._get_num(fields, remote_addr)
+                extra = self._get_num(request, remote_addr)
             elif method == "AddTemplate":
-                extra = self._add_template(fields, remote_addr)
+                extra = self._add_template(request, remote_addr)
             else:
                 raise error_for_code(ResultCode.SUBMIT_FAILED, detail=f"unknown method {method[:40]!r}")
             code, msg = ResultCode.ACCEPTED, RESULT_CODES[ResultCode.ACCEPTED].zh
         except HuyiApiError as refusal:
-            code, msg = refusal.code or ResultCode.SUBMIT_FAILED, refusal.msg
-            extra = _EMPTY_EXTRA[element]
+            code, msg, extra = refusal.code or ResultCode.SUBMIT_FAILED, refusal.msg, refusal_fields(method)
         except Exception:  # the provider answers garbage with a code, never with a crash
             logger.exception("sandbox: %s %s failed", product, method[:40])
             code, msg = ResultCode.SUBMIT_FAILED, RESULT_CODES[ResultCode.SUBMIT_FAILED].zh
-            extra = _EMPTY_EXTRA[element]
+            extra = refusal_fields(method)
         for message in accepted:
             self._notify(message)
-        return _render(element, {"code": code, "msg": msg, **extra}, as_json)
+        return render(method, {"code": code, "msg": msg, **extra}, request.as_json)
 
-    def _submit(
-        self, product: str, fields: dict[str, str], stime: str, remote_addr: str
-    ) -> tuple[dict[str, Any], list[SandboxMessage]]:
-        account = fields["account"]
-        self._authenticate(fields, signed=(fields["mobile"], fields["content"]))
-        self._check_account(account, remote_addr)
+    def _submit(self, product: str, request: Request, remote_addr: str) -> tuple[dict[str, Any], list[SandboxMessage]]:
+        config = self._config
+        account = rules.admit(
+            request, config, remote_addr=remote_addr, now=self.clock(), signed=(request.mobile, request.content)
+        )
         # Number first, then text: the order client.IhuyiClient.submit checks them in.
-        if product == "marketing":
-            mobiles = validate_mobiles(fields["mobile"])
-        else:
-            mobiles = [normalize_mobile(fields["mobile"], international=product == "international")]
-        content = validate_content(fields["content"])
-        self._check_sensitive_words(content)
-        verification = product == "voice" or "验证码" in content or "code" in content.lower()
+        mobiles = rules.recipients(product, request.mobile)
+        content = validate_content(request.content)
+        rules.check_sensitive_words(content, config.sensitive_words)
+        verification = rules.is_verification(product, content)
         parts = count_parts(content)
+        # One lock from the first limit checked to the last message filed: two sends to one
+        # number must not both pass the same limit.
         with self._lock:
-            self._check_templates(account, content)
-            self._check_signatures(account, content)
+            rules.check_templates(content, self._templates.approved(account))
+            rules.check_signatures(content, config.signatures.get(account))
             now = self.clock()
             for mobile in mobiles:
-                self._check_recipient(mobile, content, verification, now)
+                self._limits.check(
+                    mobile, content, verification=verification, now=now, history=self._inbox.history(mobile)
+                )
             cost = parts * len(mobiles)
             if self._balances[account] < cost:
                 raise error_for_code(ResultCode.BALANCE_EXHAUSTED)
             self._balances[account] -= cost
-            smsid = self._new_smsid(now)
-            accepted = []
-            for mobile in mobiles:
-                message = SandboxMessage(
+            self._smsid_sequence += 1
+            smsid = new_smsid(now, self._smsid_sequence)
+            accepted = [
+                SandboxMessage(
                     smsid=smsid,
                     product=product,
                     mobile=mobile,
@@ -383,160 +200,36 @@ class SandboxGateway:
                     received_at=now,
                     account=account,
                     verification=verification,
-                    stime=stime if product == "marketing" else "",
+                    stime=request.stime if product == "marketing" else "",
                 )
-                self._messages.setdefault(mobile, []).append(message)
-                self._messages.move_to_end(mobile)
-                accepted.append(message)
-                self._pusher.call_later(self.receipt_delay, lambda message=message: self._deliver(message))
+                for mobile in mobiles
+            ]
+            for message in accepted:
+                self._inbox.receive(message)
+                self._pusher.call_later(config.receipt_delay, partial(self._deliver, message))
         return {"smsid": smsid}, accepted
 
-    def _get_num(self, fields: dict[str, str], remote_addr: str) -> dict[str, Any]:
-        self._authenticate(fields, signed=())
-        self._check_account(fields["account"], remote_addr)
+    def _get_num(self, request: Request, remote_addr: str) -> dict[str, Any]:
+        account = rules.admit(request, self._config, remote_addr=remote_addr, now=self.clock(), signed=())
         with self._lock:
-            return {"num": self._balances[fields["account"]]}
+            return {"num": self._balances[account]}
 
-    def _add_template(self, fields: dict[str, str], remote_addr: str) -> dict[str, Any]:
-        account = fields["account"]
-        self._authenticate(fields, signed=None)
-        self._check_account(account, remote_addr)
-        content = validate_template(fields["content"])
-        self._check_sensitive_words(content)
+    def _add_template(self, request: Request, remote_addr: str) -> dict[str, Any]:
+        account = rules.admit(request, self._config, remote_addr=remote_addr, now=self.clock(), signed=None)
+        content = validate_template(request.content)
+        rules.check_sensitive_words(content, self._config.sensitive_words)
         with self._lock:
-            templateid = next(self._template_ids)
-            self._templates[templateid] = SandboxTemplate(templateid, account, content)
-        return {"templateid": templateid}
-
-    # -- checks, in the provider's order -----------------------------------------------
-
-    def _authenticate(self, fields: dict[str, str], *, signed: tuple[str, ...] | None) -> None:
-        """401 / 402 / 405, then the signature: ``signed`` are the fields between key and time
-        in the dynamic password; ``None`` means AddTemplate (plain key or md5(key), no time)."""
-        account, password, request_time = fields["account"], fields["password"], fields["time"]
-        if not account:
-            raise error_for_code(ResultCode.ACCOUNT_EMPTY)
-        if not password:
-            raise error_for_code(ResultCode.PASSWORD_EMPTY)
-        key = self._accounts.get(account)
-        if key is None:
-            raise error_for_code(ResultCode.BAD_CREDENTIALS)
-        # compare_digest: the answer must not leak how much of a guessed password was right.
-        if signed is None:
-            if not (_same(password, key) or _same(password, md5_hex(key))):
-                raise error_for_code(ResultCode.BAD_CREDENTIALS)
-        elif request_time:
-            # A dynamic password. The time is checked first: a stale or absent clock is the likelier
-            # mistake, and the provider documents 40501 before 40502.
-            fresh = request_time.isascii() and request_time.isdigit()
-            if not fresh or abs(self.clock() - int(request_time)) > self.max_clock_skew:
-                raise error_for_code(ResultCode.PASSWORD_EXPIRED)
-            if not _same(password, dynamic_password(account, key, *signed, request_time)):
-                raise error_for_code(ResultCode.PASSWORD_MISMATCH)
-        elif not _same(password, key):
-            raise error_for_code(ResultCode.BAD_CREDENTIALS)
-
-    def _check_account(self, account: str, remote_addr: str) -> None:
-        if account in self.frozen_accounts:
-            raise error_for_code(ResultCode.ACCOUNT_FROZEN)
-        networks = self.allowed_ips.get(account)
-        if networks is not None:
-            try:
-                address = ipaddress.ip_address(remote_addr)
-            except ValueError:
-                raise error_for_code(ResultCode.IP_NOT_REGISTERED) from None
-            if not any(address in network for network in networks):
-                raise error_for_code(ResultCode.IP_NOT_REGISTERED)
-
-    def _check_sensitive_words(self, content: str) -> None:
-        lowered = content.lower()
-        if any(word in lowered for word in self.sensitive_words):
-            raise error_for_code(ResultCode.SENSITIVE_WORDS)
-
-    def _check_templates(self, account: str, content: str) -> None:
-        if account not in self._template_accounts:
-            return
-        approved = [
-            template.content
-            for template in self._templates.values()
-            if template.account == account and template.status == TEMPLATE_APPROVED
-        ]
-        if not approved:
-            raise error_for_code(ResultCode.NO_TEMPLATE)
-        body = _without_signature(content)
-        too_long = False
-        for template in approved:
-            short, loose = _template_patterns(template)
-            if short.fullmatch(body):
-                return
-            too_long = too_long or bool(loose.fullmatch(body))
-        raise error_for_code(ResultCode.VARIABLE_TOO_LONG if too_long else ResultCode.TEMPLATE_MISMATCH)
-
-    def _check_signatures(self, account: str, content: str) -> None:
-        approved = self.signatures.get(account)
-        if approved is None:
-            return
-        if any(signature not in approved for signature in find_signatures(content)):
-            raise error_for_code(ResultCode.SIGNATURE_NOT_APPROVED)
-
-    def _check_recipient(self, mobile: str, content: str, verification: bool, now: float) -> None:
-        """4030 for a blacklisted number; then the per-number limits, counting each refusal."""
-        if mobile in self._blacklist:
-            raise error_for_code(ResultCode.MOBILE_BLACKLISTED)
-        today = _china_date(now)
-        history = self._messages.get(mobile, [])
-        todays = [message for message in history if _china_date(message.received_at) == today]
-        identical = [message for message in todays if message.content == content]
-        # Order: the tightest window first; a verification text meets its own daily cap (4085)
-        # before the general one (4082), which is what the provider's two texts suggest.
-        if history and now - history[-1].received_at < _SECOND:
-            code = ResultCode.TOO_FAST
-        elif verification and sum(message.verification for message in todays) >= self.daily_code_limit:
-            code = ResultCode.DAILY_CODE_LIMIT
-        elif len(todays) >= self.daily_limit:
-            code = ResultCode.DAILY_LIMIT
-        elif (
-            sum(now - message.received_at < _MINUTE for message in identical) >= self.identical_per_minute
-            or len(identical) >= self.identical_per_day
-        ):
-            # The vendor caps identical messages (2 a minute, 20 a day) but documents no code
-            # for it; 4082, the per-number daily cap, is the nearest it has.
-            code = ResultCode.DAILY_LIMIT
-        else:
-            return
-        self._over_limit[mobile, today] += 1
-        if self._over_limit[mobile, today] >= self.blacklist_after:
-            self._blacklist.add(mobile)
-            raise error_for_code(ResultCode.BLACKLISTED_FOR_EXCESS)
-        raise error_for_code(code)
-
-    def _new_smsid(self, now: float) -> str:
-        # Shaped like the provider's (20 digits): seconds, then a sequence that makes it unique
-        # within this gateway, then noise so that ids do not look guessable in demos.
-        return f"{int(now) % 10**10:010d}{next(self._smsid_sequence) % 10**6:06d}{random.randrange(10**4):04d}"
+            template = self._templates.add(account, content)
+        return {"templateid": template.templateid}
 
     # -- receipts and pushes ----------------------------------------------------------
 
     def _deliver(self, message: SandboxMessage) -> None:
-        code, msg = _RECEIPT_UNDELIVERED if message.mobile in self.undeliverable else _RECEIPT_DELIVERED
+        delivered = message.mobile not in self._config.undeliverable
         with self._lock:
-            message.status = STATUS_DELIVERED if code == _RECEIPT_DELIVERED[0] else STATUS_UNDELIVERED
-            message.receipt = {
-                "code": code,
-                "msg": msg,
-                "mobilephone": message.mobile,
-                "smsid": message.smsid,
-                "report_time": china_time(self.clock()),
-            }
-            fields = dict(message.receipt)
+            fields = message.settle(delivered=delivered, report_time=china_time(self.clock()))
         if self.receipt_url:
-            self._push("receipt", self.receipt_url, fields)
-
-    def _push(self, kind: str, url: str, fields: dict[str, str]) -> PushRecord:
-        record = self._pusher.push(kind, url, fields)
-        with self._lock:
-            self._pushes.append(record)
-        return record
+            self._pusher.push("receipt", self.receipt_url, fields)
 
     def _notify(self, message: SandboxMessage) -> None:
         if self.on_message is None:
@@ -561,14 +254,12 @@ class SandboxGateway:
             raise ValueError("content is empty")
         with self._lock:
             if smsid is None:
-                history = self._messages.get(mobile)
-                smsid = history[-1].smsid if history else "0"
+                smsid = self._inbox.last_smsid(mobile)
             reply = SandboxReply(mobile=mobile, content=content, smsid=smsid, reply_time=china_time(self.clock()))
-            self._replies[mobile].append(reply)
+            self._inbox.add_reply(reply)
         if not self.reply_url:
             return None
-        fields = {"mobilephone": mobile, "content": content, "smsid": smsid, "reply_time": reply.reply_time}
-        return self._push("reply", self.reply_url, fields)
+        return self._pusher.push("reply", self.reply_url, reply.push_fields())
 
     def review_template(self, templateid: int, approved: bool, msg: str = "") -> PushRecord | None:
         """Approve or reject a template, and push the result to ``template_url``.
@@ -577,43 +268,32 @@ class SandboxGateway:
         Raises ``KeyError`` for an unknown ``templateid``.
         """
         with self._lock:
-            template = self._templates[int(templateid)]
-            template.status = TEMPLATE_APPROVED if approved else TEMPLATE_REJECTED
-            template.msg = msg
+            template = self._templates.review(templateid, approved=approved, msg=msg)
         if not self.template_url:
             return None
-        fields = {
-            "code": _REVIEW_APPROVED if approved else _REVIEW_REJECTED,
-            "msg": msg,
-            "templateid": str(template.templateid),
-        }
-        return self._push("template", self.template_url, fields)
+        return self._pusher.push("template", self.template_url, template.review_fields())
 
     # -- reading state -------------------------------------------------------------------
 
     def phones(self) -> list[str]:
         """Numbers that received messages, the one that received last first."""
         with self._lock:
-            return list(reversed(self._messages))
+            return self._inbox.phones()
 
     def messages_for(self, mobile: str) -> list[SandboxMessage]:
         """Copies of the messages ``mobile`` received, newest first (``[]`` for none)."""
         with self._lock:
-            history = self._messages.get(self._key(mobile), [])
-            return [replace(message) for message in reversed(history)]
+            return self._inbox.messages_for(mobile)
 
     def replies_for(self, mobile: str) -> list[SandboxReply]:
         """Replies sent from ``mobile`` with :meth:`send_reply`, newest first."""
         with self._lock:
-            return [replace(reply) for reply in reversed(self._replies.get(self._key(mobile), []))]
+            return self._inbox.replies_for(mobile)
 
     def latest_code(self, mobile: str) -> str | None:
-        """The last run of 4–8 digits in the newest message to ``mobile``, or ``None``."""
+        """The code in the newest message to ``mobile`` (see ``inbox.code_in``), or ``None``."""
         messages = self.messages_for(mobile)
-        if not messages:
-            return None
-        codes = _CODE.findall(messages[0].content)
-        return codes[-1] if codes else None
+        return code_in(messages[0].content) if messages else None
 
     def balance(self, account: str) -> int:
         """Messages ``account`` may still send. Raises ``KeyError`` for an unknown account."""
@@ -623,13 +303,13 @@ class SandboxGateway:
     @property
     def accounts(self) -> dict[str, str]:
         """APIID → APIKEY pairs the sandbox accepts (sandbox keys; not secrets)."""
-        return dict(self._accounts)
+        return dict(self._config.accounts)
 
     @property
     def templates(self) -> list[SandboxTemplate]:
         """Copies of every template, configured or added, oldest first."""
         with self._lock:
-            return [replace(template) for template in self._templates.values()]
+            return self._templates.all()
 
     @property
     def pushes(self) -> list[PushRecord]:
@@ -637,72 +317,4 @@ class SandboxGateway:
 
         The records are live: their ``attempts`` grow while retries run.
         """
-        with self._lock:
-            return list(self._pushes)
-
-    def _key(self, mobile: str) -> str:
-        # Let people look a number up as they would type it (+86 138-0013-8000).
-        mobile = str(mobile or "").strip()
-        if mobile in self._messages or mobile in self._replies:
-            return mobile
-        try:
-            return normalize_mobile(mobile)
-        except HuyiApiError:
-            return mobile
-
-
-def phone_payload(gateway: SandboxGateway, mobile: str) -> dict[str, Any]:
-    """What ``mobile`` got, as plain data for JSON (``/phone/<mobile>.json``).
-
-    The number, its latest code, its messages and the replies sent from it, newest first.
-    """
-    return {
-        "mobile": mobile,
-        "latest_code": gateway.latest_code(mobile),
-        "messages": [message.as_dict() for message in gateway.messages_for(mobile)],
-        "replies": [asdict(reply) for reply in gateway.replies_for(mobile)],
-    }
-
-
-def _field(params: Mapping[str, Any], name: str) -> str:
-    value = params.get(name)
-    if isinstance(value, (list, tuple)):  # parse_qs-style values
-        value = value[-1] if value else ""
-    return "" if value is None else str(value)
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
-_EDGE_SIGNATURE = re.compile(r"^【(?!变量】)[^【】]*】|【(?!变量】)[^【】]*】$")
-
-
-def _without_signature(text: str) -> str:
-    """``text`` without a leading or trailing ``【signature】`` (templates may be registered either way)."""
-    return _EDGE_SIGNATURE.sub("", text.strip()).strip()
-
-
-def _template_patterns(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Regexes matching texts made from ``template``: variables of at most 8 characters, and of any length."""
-    pieces = [re.escape(piece) for piece in _without_signature(template).split(_VARIABLE)]
-    short = f"(.{{1,{_MAX_VARIABLE_LENGTH}}}?)".join(pieces)
-    loose = "(.+?)".join(pieces)
-    return re.compile(short, re.DOTALL), re.compile(loose, re.DOTALL)
-
-
-# What a refusal carries besides code and msg: the provider's "nothing" for each reply.
-_EMPTY_EXTRA: dict[str, dict[str, Any]] = {
-    "SubmitResult": {"smsid": "0"},
-    "GetNumResult": {"num": 0},
-    "AddTemplateResult": {"templateid": 0},
-}
-
-
-def _render(element: str, fields: Mapping[str, Any], as_json: bool) -> tuple[str, bytes]:
-    if as_json:
-        body = json.dumps(dict(fields), ensure_ascii=False, separators=(",", ":"))
-        return "application/json; charset=utf-8", body.encode("utf-8")
-    inner = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items())
-    body = f'<?xml version="1.0" encoding="utf-8"?>\n<{element} xmlns="106.ihuyi.com">{inner}</{element}>'
-    return "text/xml; charset=utf-8", body.encode("utf-8")
+        return self._pusher.records

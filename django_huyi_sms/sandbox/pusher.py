@@ -108,6 +108,7 @@ class Pusher:
         self._queue: list[_Job] = []
         self._sequence = itertools.count()
         self._running = 0  # jobs taken off the queue and not yet done
+        self._records: list[PushRecord] = []
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -122,8 +123,16 @@ class Pusher:
         if not is_push_url(url):
             raise ValueError(f"push URL must be http:// or https://, not {_safe_url(url)!r}")
         record = PushRecord(kind=kind, url=url, fields={key: str(value) for key, value in fields.items()})
+        with self._condition:
+            self._records.append(record)
         self.call_later(delay, lambda: self._attempt(record))
         return record
+
+    @property
+    def records(self) -> list[PushRecord]:
+        """Every push scheduled so far, oldest first; the records are live (``attempts`` grow)."""
+        with self._condition:
+            return list(self._records)
 
     def call_later(self, delay: float, function: Callable[[], None]) -> None:
         """Run ``function`` on the worker thread in ``delay`` seconds.
@@ -244,7 +253,7 @@ def is_push_url(url: str) -> bool:
     """Whether ``url`` is something :meth:`Pusher.push` can POST to: ``http(s)://host[:port]…``."""
     try:
         parts = urlsplit(url)
-        parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -1,7 +1,7 @@
 """The one gateway a Django process shares, built from ``HUYI_SMS["SANDBOX"]``.
 
 The sandbox views answer from it; ``manage.py huyi_sandbox`` builds its own
-with :func:`gateway_from_settings`. When the ``HUYI_SMS`` setting changes
+from :func:`config_from_settings`. When the ``HUYI_SMS`` setting changes
 (``override_settings`` in tests), the shared gateway is closed and rebuilt on
 next use, so a test sees the settings it set.
 """
@@ -9,63 +9,54 @@ next use, so a test sees the settings it set.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from ..conf import DEFAULTS, SETTING_NAME, huyi_settings
-from .gateway import SandboxGateway, SandboxMessage
+from ..conf import SETTING_NAME, huyi_settings
+from .config import SandboxConfig, SandboxConfigError
+from .gateway import SandboxGateway
+from .inbox import SandboxMessage
 
-__all__ = ["get_gateway", "reset_gateway", "gateway_from_settings"]
+__all__ = ["get_gateway", "reset_gateway", "gateway_from_settings", "config_from_settings", "setting_problem"]
 
 _lock = threading.Lock()
 _gateway: SandboxGateway | None = None
 
 
+def config_from_settings(overrides: Mapping[str, Any] | None = None) -> SandboxConfig:
+    """``HUYI_SMS["SANDBOX"]`` as a :class:`SandboxConfig`, with ``overrides`` (same keys) on top.
+
+    Overrides are merged before anything is checked, so an override may
+    replace a setting that would not be usable. Raises
+    :class:`SandboxConfigError` naming the field; :func:`setting_problem`
+    words it for a settings file.
+    """
+    return SandboxConfig.from_setting({**huyi_settings.SANDBOX, **(overrides or {})})
+
+
+def setting_problem(error: SandboxConfigError) -> str:
+    """``error`` naming the key a site writes: ``HUYI_SMS['SANDBOX']['RECEIPT_URL'] must be …``."""
+    where = f"{SETTING_NAME}['SANDBOX']" + (f"[{error.setting!r}]" if error.setting else "")
+    return f"{where} {error.problem}"
+
+
 def gateway_from_settings(
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     *,
     on_message: Callable[[SandboxMessage], None] | None = None,
 ) -> SandboxGateway:
     """A new gateway from ``HUYI_SMS["SANDBOX"]``, with ``overrides`` (same keys) on top.
 
-    Raises ``ImproperlyConfigured`` naming the problem when a value is unusable.
+    Raises ``ImproperlyConfigured`` naming the setting and the problem.
     """
-    config = {**huyi_settings.SANDBOX, **(overrides or {})}
-    unknown = set(config) - set(DEFAULTS["SANDBOX"])
-    if unknown:
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}['SANDBOX'] has unknown keys: {', '.join(sorted(unknown))}. "
-            f"Known keys: {', '.join(sorted(DEFAULTS['SANDBOX']))}"
-        )
     try:
-        return SandboxGateway(
-            accounts=dict(config["ACCOUNTS"]),
-            balance=config["BALANCE"],
-            receipt_url=config["RECEIPT_URL"] or "",
-            reply_url=config["REPLY_URL"] or "",
-            template_url=config["TEMPLATE_URL"] or "",
-            receipt_delay=config["RECEIPT_DELAY"],
-            retry_scale=config["RETRY_SCALE"],
-            max_clock_skew=config["MAX_CLOCK_SKEW"],
-            daily_limit=config["DAILY_LIMIT"],
-            daily_code_limit=config["DAILY_CODE_LIMIT"],
-            identical_per_minute=config["IDENTICAL_PER_MINUTE"],
-            identical_per_day=config["IDENTICAL_PER_DAY"],
-            blacklist_after=config["BLACKLIST_AFTER"],
-            blacklist=list(config["BLACKLIST"]),
-            sensitive_words=list(config["SENSITIVE_WORDS"]),
-            frozen_accounts=list(config["FROZEN_ACCOUNTS"]),
-            allowed_ips=dict(config["ALLOWED_IPS"]),
-            templates=dict(config["TEMPLATES"]),
-            signatures=dict(config["SIGNATURES"]),
-            undeliverable=list(config["UNDELIVERABLE"]),
-            on_message=on_message,
-        )
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ImproperlyConfigured(f"{SETTING_NAME}['SANDBOX'] is not usable: {exc}") from None
+        config = config_from_settings(overrides)
+    except SandboxConfigError as exc:
+        raise ImproperlyConfigured(setting_problem(exc)) from None
+    return SandboxGateway(config, on_message=on_message)
 
 
 def get_gateway() -> SandboxGateway:

@@ -7,7 +7,7 @@ client at e.g. ``http://localhost:8000/sandbox/webservice/sms.php``.
 from django.urls import path, re_path
 
 from . import views
-from .gateway import ROUTES
+from .wire import ROUTES
 
 app_name = "huyi_sandbox"
 

@@ -8,6 +8,7 @@ and the template review form are not.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .gateway import phone_payload
+from .inbox import phone_payload
 from .state import get_gateway
 
 # The numbers the sandbox stores: mainland (11 digits) or international (country code + number).
@@ -51,14 +52,16 @@ class TemplateReviewForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("e.g. the signature is not registered")}),
     )
 
-    def __init__(self, *args: object, templateids: set[int], **kwargs: object) -> None:
+    def __init__(self, *args: Any, templateids: set[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.templateids = templateids
 
     def clean_templateid(self) -> int:
         templateid = self.cleaned_data["templateid"]
         if templateid not in self.templateids:
-            raise forms.ValidationError(_("The sandbox has no template %(templateid)s."), params={"templateid": templateid})
+            raise forms.ValidationError(
+                _("The sandbox has no template %(templateid)s."), params={"templateid": templateid}
+            )
         return templateid
 
 
@@ -69,9 +72,7 @@ def provider(request: HttpRequest, product: str) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "POST"])
     params = {**request.GET.dict(), **request.POST.dict()}
     method = request.GET.get("method") or params.get("method", "")
-    content_type, body = get_gateway().handle(
-        product, method, params, remote_addr=request.META.get("REMOTE_ADDR", "")
-    )
+    content_type, body = get_gateway().handle(product, method, params, remote_addr=request.META.get("REMOTE_ADDR", ""))
     return HttpResponse(body, content_type=content_type)
 
 
@@ -106,10 +107,9 @@ def review_template(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_index(request, review_error=form, reviewed="")
     templateid = form.cleaned_data["templateid"]
+    approved = form.cleaned_data["decision"] == TemplateReviewForm.APPROVE
     try:
-        gateway.review_template(
-            templateid, approved=form.cleaned_data["decision"] == TemplateReviewForm.APPROVE, msg=form.cleaned_data["msg"]
-        )
+        gateway.review_template(templateid, approved=approved, msg=form.cleaned_data["msg"])
     except KeyError:  # the gateway was rebuilt (its settings changed) since the form was checked
         form.add_error("templateid", _("The sandbox has no template %(templateid)s.") % {"templateid": templateid})
         return _render_index(request, review_error=form, reviewed="")

@@ -1,6 +1,6 @@
 """The sandbox gateway as a standalone web server: plain WSGI, no Django.
 
-:func:`make_app` serves the provider's endpoint paths (:data:`~.gateway.ROUTES`)
+:func:`make_app` serves the provider's endpoint paths (:data:`~.wire.ROUTES`)
 for GET and POST, exactly as ihuyi does, plus ``GET /phone/<mobile>.json`` with
 the messages a number "received". :func:`serve` runs it on a threaded
 ``wsgiref`` server in a daemon thread; tests and ``manage.py huyi_sandbox``
@@ -24,7 +24,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .gateway import ROUTES, SandboxGateway, phone_payload
+from .gateway import SandboxGateway
+from .inbox import phone_payload
+from .wire import ROUTES
 
 __all__ = ["make_app", "serve"]
 
@@ -43,22 +45,17 @@ def make_app(gateway: SandboxGateway) -> WSGIApp:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").lstrip("/")
         request_method = environ.get("REQUEST_METHOD", "GET").upper()
-        product = ROUTES.get(path)
         phone = _PHONE_JSON.fullmatch(path)
-        if product is None and phone is None:
-            return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
-        allowed = ("GET", "POST") if product else ("GET",)
-        if request_method not in allowed:
-            return _answer(
-                start_response,
-                "405 Method Not Allowed",
-                "text/plain; charset=utf-8",
-                b"method not allowed\n",
-                [("Allow", ", ".join(allowed))],
-            )
         if phone is not None:
+            if request_method != "GET":
+                return _not_allowed(start_response, ("GET",))
             body = json.dumps(phone_payload(gateway, phone.group(1)), ensure_ascii=False).encode("utf-8")
             return _answer(start_response, "200 OK", "application/json; charset=utf-8", body)
+        product = ROUTES.get(path)
+        if product is None:
+            return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
+        if request_method not in ("GET", "POST"):
+            return _not_allowed(start_response, ("GET", "POST"))
 
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, encoding="utf-8"))
         try:
@@ -101,10 +98,15 @@ def _answer(
     body: bytes,
     headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
-    start_response(
-        status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])]
-    )
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])])
     return [body]
+
+
+def _not_allowed(start_response: Callable[..., Any], allowed: tuple[str, ...]) -> list[bytes]:
+    headers = [("Allow", ", ".join(allowed))]
+    return _answer(
+        start_response, "405 Method Not Allowed", "text/plain; charset=utf-8", b"method not allowed\n", headers
+    )
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

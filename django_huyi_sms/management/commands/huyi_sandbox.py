@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...sandbox.gateway import ROUTES, SandboxMessage
-from ...sandbox.pusher import is_push_url
-from ...sandbox.state import gateway_from_settings
+from ...sandbox.config import SandboxConfig, SandboxConfigError
+from ...sandbox.gateway import SandboxGateway
+from ...sandbox.inbox import SandboxMessage
+from ...sandbox.state import config_from_settings, setting_problem
+from ...sandbox.wire import ROUTES
 from ...sandbox.wsgi import serve
+
+# Options named after the SandboxConfig fields they override (--receipt-url: receipt_url).
+_OVERRIDES = ("receipt_url", "reply_url", "template_url", "retry_scale", "receipt_delay")
 
 
 class Command(BaseCommand):
@@ -37,14 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--receipt-delay", type=float, help="Seconds between an accepted send and its receipt.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        overrides = self._overrides(options)
         host, port = options["host"], options["port"]
         if not 0 <= port <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {port}")
-        try:
-            gateway = gateway_from_settings(overrides, on_message=self._print_message)
-        except ImproperlyConfigured as exc:
-            raise CommandError(str(exc)) from None
+        gateway = SandboxGateway(_config(options), on_message=self._print_message)
         try:
             server, thread = serve(gateway, host, port)
         except OSError as exc:
@@ -62,28 +61,7 @@ class Command(BaseCommand):
             server.server_close()
             gateway.close()
 
-    def _overrides(self, options: dict[str, Any]) -> dict[str, Any]:
-        """The options given, as SANDBOX keys; raises CommandError for an unusable value."""
-        overrides: dict[str, Any] = {}
-        urls = (("receipt_url", "RECEIPT_URL"), ("reply_url", "REPLY_URL"), ("template_url", "TEMPLATE_URL"))
-        for option, key in urls:
-            url = options.get(option)
-            if url is None:
-                continue
-            if url and not is_push_url(url):
-                flag = "--" + option.replace("_", "-")
-                raise CommandError(f"{flag} must be an http:// or https:// URL (or empty to push nothing), not {url!r}")
-            overrides[key] = url
-        for option, key in (("retry_scale", "RETRY_SCALE"), ("receipt_delay", "RECEIPT_DELAY")):
-            value = options.get(option)
-            if value is None:
-                continue
-            if not math.isfinite(value) or value < 0:
-                raise CommandError(f"--{option.replace('_', '-')} must be a number, 0 or more, not {value}")
-            overrides[key] = value
-        return overrides
-
-    def _print_banner(self, gateway: Any, base_url: str) -> None:
+    def _print_banner(self, gateway: SandboxGateway, base_url: str) -> None:
         write = self.stdout.write
         write(self.style.SUCCESS(f"ihuyi sandbox gateway listening on {base_url}/"))
         write("Endpoints (?method=Submit, GetNum, AddTemplate):")
@@ -106,6 +84,17 @@ class Command(BaseCommand):
         # The sandbox's codes are fake and this is the developer's own terminal: showing the number
         # and the text (the code to type in) is the point of the sandbox.
         self.stdout.write(f"[{message.product}] {message.mobile} smsid {message.smsid}: {message.content}")
+
+
+def _config(options: dict[str, Any]) -> SandboxConfig:
+    """HUYI_SMS["SANDBOX"] with the options given on top; raises CommandError naming the option or the setting."""
+    overrides = {name.upper(): options[name] for name in _OVERRIDES if options.get(name) is not None}
+    try:
+        return config_from_settings(overrides)
+    except SandboxConfigError as exc:
+        if exc.field is not None and exc.setting in overrides:
+            raise CommandError(f"--{exc.field.replace('_', '-')} {exc.problem}") from None
+        raise CommandError(setting_problem(exc)) from None
 
 
 def _url_host(host: str) -> str:
