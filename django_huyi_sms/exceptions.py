@@ -187,9 +187,14 @@ class ResultCode(IntEnum):
 
 
 class ReceiptCode(StrEnum):
-    """A delivery receipt's ``code``: ``"2"`` is delivered; any other value (an operator status) is not."""
+    """A delivery receipt's ``code``: ``"2"`` is delivered; any other value is not.
+
+    ihuyi documents only ``"2"``; ``UNDELIVERED`` is what the sandbox pushes for a message that
+    did not arrive (real receipts may carry other codes: they mean the same).
+    """
 
     DELIVERED = "2"
+    UNDELIVERED = "0"
 
 
 class ReviewCode(IntEnum):

@@ -40,9 +40,6 @@ STATUS_UNDELIVERED = "undelivered"
 # The operator's status word a receipt's msg carries.
 DELIVERED_STATUS_WORD = "DELIVRD"
 UNDELIVERED_STATUS_WORD = "UNDELIV"
-# ihuyi documents only the receipt code for "delivered" (ReceiptCode.DELIVERED); any other code
-# means failed. The sandbox's failure code is its own choice, the one docs/sandbox.md promises.
-UNDELIVERED_RECEIPT_CODE = "0"
 
 # What a person reads as the code: a run of 4–8 digits that is not part of a longer number.
 _CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
@@ -87,7 +84,7 @@ class SandboxMessage:
         """
         self.status = STATUS_DELIVERED if delivered else STATUS_UNDELIVERED
         self.receipt = {
-            "code": ReceiptCode.DELIVERED.value if delivered else UNDELIVERED_RECEIPT_CODE,
+            "code": (ReceiptCode.DELIVERED if delivered else ReceiptCode.UNDELIVERED).value,
             "msg": DELIVERED_STATUS_WORD if delivered else UNDELIVERED_STATUS_WORD,
             "mobilephone": self.mobile,
             "smsid": self.smsid,
