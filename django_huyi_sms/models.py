@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date, datetime, time, timedelta
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import ReceiptCode
+from .conf import huyi_settings
+from .exceptions import DailyLimitReached, ReceiptCode, ResendTooSoon
 from .provider import mask_mobile
 
 PRODUCT_LABELS = {
@@ -332,7 +338,11 @@ class OtpRecord(models.Model):
 
 class OtpThrottle(models.Model):
     """Per-number sending state, one row per number: the row ``otp.py`` locks so that
-    concurrent requests for the same number are decided one at a time."""
+    concurrent requests for the same number are decided one at a time.
+
+    Its verbs, after django-otp's ``ThrottlingMixin``: :meth:`check_allowed` (may the
+    number get a code now?), :meth:`count` and :meth:`give_back`.
+    """
 
     mobile = models.CharField(_("mobile"), max_length=32, unique=True)
     last_sent_at = models.DateTimeField(_("last code sent"), null=True, blank=True)
@@ -345,6 +355,75 @@ class OtpThrottle(models.Model):
 
     def __str__(self) -> str:
         return mask_mobile(self.mobile)
+
+    @classmethod
+    def locked(cls, mobile: str) -> OtpThrottle:
+        """``mobile``'s row, created if need be, locked until the current transaction ends.
+
+        Twenty requests at once for one number wait here for each other, so each
+        sees the counts the one before it left: the only way :meth:`check_allowed`
+        can hold under concurrency.
+        """
+        try:
+            with transaction.atomic():
+                cls.objects.get_or_create(mobile=mobile)
+        except IntegrityError:  # created concurrently: fine, it exists now
+            pass
+        return cls.objects.select_for_update().get(mobile=mobile)
+
+    def check_allowed(self, now: datetime) -> None:
+        """Raise unless the number may get a code at ``now``.
+
+        :class:`ResendTooSoon` within ``OTP["RESEND_INTERVAL"]`` of its last counted
+        code, :class:`DailyLimitReached` once ``OTP["DAILY_LIMIT"]`` codes counted
+        today; each with ``retry_after`` seconds. Ask holding :meth:`locked`'s lock,
+        or two requests can both be allowed the last code.
+        """
+        config = huyi_settings.OTP
+        if self.last_sent_at is not None:
+            wait = self.last_sent_at + timedelta(seconds=int(config["RESEND_INTERVAL"])) - now
+            if wait > timedelta(0):
+                raise ResendTooSoon(max(1, math.ceil(wait.total_seconds())))
+        today = timezone.localdate(now)
+        if self._counted_on(today) >= int(config["DAILY_LIMIT"]):
+            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+            raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
+
+    def count(self, now: datetime) -> None:
+        """Count a code sent at ``now``: the resend interval starts again, and today's tally grows by one.
+
+        One UPDATE that adds in the database, so no count is lost even without the lock.
+        """
+        today = timezone.localdate(now)
+        OtpThrottle.objects.filter(pk=self.pk).update(
+            last_sent_at=now,
+            day=today,
+            sent_today=Case(When(day=today, then=F("sent_today") + 1), default=Value(1)),
+        )
+        self.sent_today = self._counted_on(today) + 1
+        self.last_sent_at, self.day = now, today
+
+    def give_back(self) -> None:
+        """Take back the code :meth:`count` counted on this instance: its send was refused or
+        reached nobody, so the person may ask again at once.
+
+        Conditional, so it never takes back another request's code: the tally drops
+        only on the day it was counted, and the interval is cleared only while it is
+        still this code's. Cleared, not restored to the code before: that one was
+        counted at least an interval earlier (or this one would have been refused),
+        so it holds nothing back any more.
+        """
+        OtpThrottle.objects.filter(pk=self.pk, day=self.day, sent_today__gt=0).update(
+            sent_today=F("sent_today") - 1,
+            last_sent_at=Case(
+                When(last_sent_at=self.last_sent_at, then=Value(None)),
+                default=F("last_sent_at"),
+                output_field=models.DateTimeField(),
+            ),
+        )
+
+    def _counted_on(self, day: date) -> int:
+        return self.sent_today if self.day == day else 0
 
 
 class UserMobile(models.Model):

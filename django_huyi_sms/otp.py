@@ -25,11 +25,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from datetime import datetime, timedelta
-from datetime import time as time_of_day
+from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -41,11 +40,9 @@ from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
     CodeExpired,
-    DailyLimitReached,
     HuyiApiError,
     HuyiTransportError,
     InvalidCode,
-    ResendTooSoon,
     TooManyAttempts,
 )
 from .models import OtpRecord, OtpThrottle
@@ -80,16 +77,6 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None
-
-
-def _locked_throttle(mobile: str) -> OtpThrottle:
-    """The number's throttle row, locked until the end of the current transaction."""
-    try:
-        with transaction.atomic():
-            OtpThrottle.objects.get_or_create(mobile=mobile)
-    except IntegrityError:  # created concurrently: fine, it exists now
-        pass
-    return OtpThrottle.objects.select_for_update().get(mobile=mobile)
 
 
 def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
@@ -163,20 +150,10 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     # In the background the worker makes the code (send_code): none exists here.
     code = "" if background else _new_code(int(config["LENGTH"]))
     now = timezone.now()
-    today = timezone.localdate(now)
     with transaction.atomic():
-        throttle = _locked_throttle(mobile)
-        interval = int(config["RESEND_INTERVAL"])
-        if throttle.last_sent_at is not None and now < throttle.last_sent_at + timedelta(seconds=interval):
-            wait = throttle.last_sent_at + timedelta(seconds=interval) - now
-            raise ResendTooSoon(max(1, int(wait.total_seconds() + 0.999)))
-        sent_today = throttle.sent_today if throttle.day == today else 0
-        if sent_today >= int(config["DAILY_LIMIT"]):
-            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time_of_day.min))
-            raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
-        previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
-        throttle.last_sent_at, throttle.day, throttle.sent_today = now, today, sent_today + 1
-        throttle.save(update_fields=["last_sent_at", "day", "sent_today"])
+        throttle = OtpThrottle.locked(mobile)
+        throttle.check_allowed(now)
+        throttle.count(now)
         OtpRecord.objects.filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE).update(
             status=OtpRecord.Status.SUPERSEDED
         )
@@ -201,11 +178,7 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     try:
         return _send(record, code, conceal=conceal)
     except HuyiApiError:
-        with transaction.atomic():
-            # A code that never left does not count against the number.
-            OtpThrottle.objects.filter(mobile=mobile, last_sent_at=now).update(
-                last_sent_at=previous[0], day=previous[1], sent_today=previous[2]
-            )
+        throttle.give_back()  # refused, or it reached nobody: it does not count against the number
         raise
 
 
