@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .conf import huyi_settings
-from .exceptions import DailyLimitReached, ReceiptCode, ResendTooSoon
+from .exceptions import CodeExpired, DailyLimitReached, InvalidCode, ReceiptCode, ResendTooSoon, TooManyAttempts
 from .provider import mask_mobile
 
 PRODUCT_LABELS = {
@@ -295,6 +295,9 @@ class OtpRecord(models.Model):
 
     The code itself is never stored: ``code_hash`` is a keyed HMAC (``SECRET_KEY``)
     of the code with a per-record salt, compared in constant time (``otp.py``).
+
+    Its verbs, after django-otp's ``ThrottlingMixin``: :meth:`check_try` (may a
+    code be tried against it now?), :meth:`count_wrong_try` and :meth:`use`.
     """
 
     class Status(models.TextChoices):
@@ -334,6 +337,57 @@ class OtpRecord(models.Model):
 
     def __repr__(self) -> str:
         return f"<OtpRecord {self.pk} {mask_mobile(self.mobile)} {self.purpose} {self.status}>"
+
+    def check_try(self, now: datetime) -> None:
+        """Raise unless a code may be tried against this one at ``now``.
+
+        :class:`InvalidCode` once it is used, superseded or was never sent,
+        :class:`TooManyAttempts` after ``OTP["MAX_ATTEMPTS"]`` wrong tries,
+        :class:`CodeExpired` after ``expires_at``. Asked before the code is
+        compared, so that even the right code of a dead record is refused.
+        """
+        if self.status in (self.Status.USED, self.Status.SUPERSEDED, self.Status.FAILED):
+            raise InvalidCode()
+        if self.status == self.Status.LOCKED or self.attempts >= _max_attempts():
+            raise TooManyAttempts()
+        if now >= self.expires_at:
+            raise CodeExpired()
+
+    def count_wrong_try(self) -> None:
+        """Count a wrong code tried against this one; the ``OTP["MAX_ATTEMPTS"]``-th kills it (``locked``).
+
+        One UPDATE that adds in the database and only touches a live code: no
+        concurrent wrong try is lost, and a code used meanwhile is not brought
+        back. The instance follows (exactly, under ``verify_code``'s row lock).
+        """
+        max_attempts = _max_attempts()
+        counted = OtpRecord.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
+            attempts=F("attempts") + 1,
+            status=Case(
+                When(attempts__gte=max_attempts - 1, then=Value(self.Status.LOCKED)),
+                default=Value(self.Status.ACTIVE),
+            ),
+        )
+        if counted:
+            self.attempts += 1
+            if self.attempts >= max_attempts:
+                self.status = self.Status.LOCKED
+
+    def use(self, now: datetime) -> None:
+        """Use the code up: it verifies once. Raises :class:`InvalidCode` if another verification got there first.
+
+        The UPDATE only takes a live code (``WHERE status = 'active'``), so of two
+        correct verifications at once exactly one succeeds, lock or no lock.
+        """
+        if not OtpRecord.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
+            status=self.Status.USED, used_at=now
+        ):
+            raise InvalidCode()
+        self.status, self.used_at = self.Status.USED, now
+
+
+def _max_attempts() -> int:
+    return int(huyi_settings.OTP["MAX_ATTEMPTS"])
 
 
 class OtpThrottle(models.Model):

@@ -39,7 +39,6 @@ from .adapter import get_adapter
 from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
-    CodeExpired,
     HuyiApiError,
     HuyiTransportError,
     InvalidCode,
@@ -241,6 +240,28 @@ def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | Non
         return record  # recorded as failed by _send; nobody is waiting for the exception
 
 
+def _latest_record(mobile: str, purpose: str) -> OtpRecord | None:
+    """The number's latest code for ``purpose`` that was not a failed send, locked until the transaction ends.
+
+    The lock makes concurrent verifications of one code take turns.
+    """
+    return (
+        OtpRecord.objects.select_for_update()
+        .filter(mobile=mobile, purpose=purpose)
+        .exclude(status=OtpRecord.Status.FAILED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@sensitive_variables("code")
+def _matches(record: OtpRecord, code: str) -> bool:
+    """Whether ``code`` is ``record``'s, compared in constant time so that the answer's timing tells nothing."""
+    if not code:
+        return False
+    return constant_time_compare(_hash(record.salt, record.mobile, record.purpose, code), record.code_hash)
+
+
 @sensitive_variables("code")
 def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = None) -> OtpRecord:
     """Check ``code`` against the number's latest code for ``purpose``; use it up if right.
@@ -257,34 +278,18 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     except HuyiApiError:
         raise InvalidCode() from None
     code = str(code or "").strip()
-    max_attempts = int(huyi_settings.OTP["MAX_ATTEMPTS"])
+    now = timezone.now()
     error: Exception | None = None
     with transaction.atomic():
-        record = (
-            OtpRecord.objects.select_for_update()
-            .filter(mobile=mobile, purpose=purpose)
-            .exclude(status=OtpRecord.Status.FAILED)
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if record is None or record.status in (OtpRecord.Status.USED, OtpRecord.Status.SUPERSEDED):
+        record = _latest_record(mobile, purpose)
+        if record is None:
             raise InvalidCode()
-        if record.status == OtpRecord.Status.LOCKED or record.attempts >= max_attempts:
-            raise TooManyAttempts()
-        if timezone.now() >= record.expires_at:
-            raise CodeExpired()
-        if not code or not constant_time_compare(_hash(record.salt, mobile, purpose, code), record.code_hash):
-            record.attempts += 1
-            if record.attempts >= max_attempts:
-                record.status = OtpRecord.Status.LOCKED
-                error = TooManyAttempts()
-            else:
-                error = InvalidCode()
-            record.save(update_fields=["attempts", "status"])
+        record.check_try(now)
+        if _matches(record, code):
+            record.use(now)
         else:
-            record.status = OtpRecord.Status.USED
-            record.used_at = timezone.now()
-            record.save(update_fields=["status", "used_at"])
+            record.count_wrong_try()
+            error = TooManyAttempts() if record.status == OtpRecord.Status.LOCKED else InvalidCode()
     # The wrong try is committed (not rolled back with the exception) before it is raised.
     if error is not None:
         raise error
