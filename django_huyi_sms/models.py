@@ -297,7 +297,15 @@ class OtpRecord(models.Model):
     of the code with a per-record salt, compared in constant time (``otp.py``).
 
     Its verbs, after django-otp's ``ThrottlingMixin``: :meth:`check_try` (may a
-    code be tried against it now?), :meth:`count_wrong_try` and :meth:`use`.
+    code be tried against it now?), :meth:`count_wrong_try` and :meth:`use`; and
+    for its send: :meth:`claim` (a worker made the code), :meth:`link`,
+    :meth:`replace_earlier` (it has left) and :meth:`fail` (it never will).
+
+    A new code replaces the number's earlier one only once it has left: until
+    then the earlier code may be the only one on the phone, and a send that fails
+    must not take it away. So for a while two codes can be live; every write
+    that touches several records locks them newest first, the order
+    ``otp.verify_code`` takes them in, so that neither waits on the other for ever.
     """
 
     class Status(models.TextChoices):
@@ -384,6 +392,61 @@ class OtpRecord(models.Model):
         ):
             raise InvalidCode()
         self.status, self.used_at = self.Status.USED, now
+
+    @classmethod
+    def supersede_unmade(cls, mobile: str, purpose: str) -> None:
+        """A new code was asked for: the number's earlier codes for ``purpose`` that no worker has made yet die now.
+
+        Such a code is on no phone, so nothing is lost, and its worker then
+        finds nothing to send (:meth:`claim` only takes a live record).
+        """
+        cls.objects.filter(mobile=mobile, purpose=purpose, status=cls.Status.ACTIVE, code_hash="").update(
+            status=cls.Status.SUPERSEDED
+        )
+
+    def claim(self, code_hash: str) -> bool:
+        """Store the hash of the code a worker has just made; ``False`` if it may not be sent.
+
+        It may not when another delivery of the same task stored one first, or the
+        record died while queued (superseded, or locked by wrong tries). The
+        UPDATE is conditional, so of two deliveries exactly one sends.
+        """
+        claimed = OtpRecord.objects.filter(pk=self.pk, code_hash="", status=self.Status.ACTIVE).update(
+            code_hash=code_hash
+        )
+        if claimed:
+            self.code_hash = code_hash
+        return bool(claimed)
+
+    def link(self, log: SmsLog | None) -> None:
+        """Keep the row of this code's SMS (``log``) beside it; ``None``: no row was written."""
+        if log is not None:
+            OtpRecord.objects.filter(pk=self.pk).update(sms_log=log)
+            self.sms_log = log
+
+    def replace_earlier(self) -> None:
+        """Supersede the number's earlier live codes for the purpose: this one has taken their place.
+
+        Called once this code has left (submitted, or unknown: it may be on the
+        phone), or at once for a code that is never sent; not before, so that a
+        send that fails leaves the earlier code working. They are locked newest
+        first, as ``verify_code`` locks them.
+        """
+        with transaction.atomic():
+            # A number's codes are recorded one at a time, under its throttle's lock: a smaller key is an earlier code.
+            earlier = list(
+                OtpRecord.objects.select_for_update()
+                .filter(mobile=self.mobile, purpose=self.purpose, status=self.Status.ACTIVE, pk__lt=self.pk)
+                .order_by("-created_at", "-id")
+                .values_list("pk", flat=True)
+            )
+            if earlier:
+                OtpRecord.objects.filter(pk__in=earlier).update(status=self.Status.SUPERSEDED)
+
+    def fail(self, log: SmsLog | None) -> None:
+        """Its send was refused or reached nobody: nobody has this code, and the earlier one stays the one to type."""
+        OtpRecord.objects.filter(pk=self.pk).update(status=self.Status.FAILED, sms_log=log)
+        self.status, self.sms_log = self.Status.FAILED, log
 
 
 def _max_attempts() -> int:

@@ -25,9 +25,6 @@ from .test_send import ihuyi_at
 pytestmark = pytest.mark.django_db
 
 VERIFY_PHONE = "verify_phone"
-# Until the fix: a new code supersedes the earlier one before it is sent.
-BUG = pytest.mark.xfail(strict=True, raises=(InvalidCode, AssertionError), reason="supersedes before sending")
-
 REFUSAL = {"code": 4085, "msg": "同一手机号验证码短信发送超出【5】条", "smsid": "0"}
 
 
@@ -62,7 +59,6 @@ def first_code(fake_provider, purpose: str = VERIFY_PHONE) -> str:
 # -- sent in the request -----------------------------------------------------------------------------
 
 
-@BUG
 def test_a_new_code_the_provider_refuses_does_not_take_away_the_one_on_the_phone(fake_provider):
     on_the_phone = first_code(fake_provider)
     fake_provider.answer_json(**REFUSAL)
@@ -72,7 +68,6 @@ def test_a_new_code_the_provider_refuses_does_not_take_away_the_one_on_the_phone
     assert otp.verify_code(MOBILE, on_the_phone, purpose=VERIFY_PHONE).status == OtpRecord.Status.USED
 
 
-@BUG
 def test_a_new_code_that_reached_nobody_does_not_take_away_the_one_on_the_phone(fake_provider):
     on_the_phone = first_code(fake_provider)
     with ihuyi_at(f"http://127.0.0.1:{unused_port()}/webservice/sms.php"), pytest.raises(HuyiConnectionError):
@@ -80,7 +75,6 @@ def test_a_new_code_that_reached_nobody_does_not_take_away_the_one_on_the_phone(
     assert otp.verify_code(MOBILE, on_the_phone, purpose=VERIFY_PHONE).status == OtpRecord.Status.USED
 
 
-@BUG
 def test_a_sign_in_code_the_provider_refuses_does_not_take_away_the_one_on_the_phone(fake_provider):
     """The refusal is not told (it would tell that the number has an account), and not acted on either."""
     make_user()
@@ -92,7 +86,6 @@ def test_a_sign_in_code_the_provider_refuses_does_not_take_away_the_one_on_the_p
     assert otp.verify_code(MOBILE, on_the_phone, purpose="login").status == OtpRecord.Status.USED
 
 
-@BUG
 def test_the_earlier_code_works_while_the_new_one_is_on_its_way(fake_provider):
     """The new code's SMS is being made when the person types the code they already have."""
     on_the_phone = first_code(fake_provider)
@@ -134,7 +127,6 @@ def test_a_new_code_whose_answer_never_came_replaces_the_earlier_one(fake_provid
     assert otp.verify_code(MOBILE, newer, purpose=VERIFY_PHONE).status == OtpRecord.Status.USED
 
 
-@BUG
 def test_a_wrong_try_while_two_codes_may_be_on_the_phone_counts_against_both(fake_provider):
     """Two live codes must not mean twice the guesses: each dies after MAX_ATTEMPTS wrong tries."""
     on_the_phone = first_code(fake_provider)
@@ -179,13 +171,11 @@ def queued_code(dummy_queue, fake_provider, django_capture_on_commit_callbacks):
     return on_the_phone, worker_runs
 
 
-@BUG
 def test_the_earlier_code_works_while_the_new_one_waits_for_its_worker(queued_code):
     on_the_phone, _worker_runs = queued_code
     assert otp.verify_code(MOBILE, on_the_phone, purpose=VERIFY_PHONE).status == OtpRecord.Status.USED
 
 
-@BUG
 def test_a_new_code_the_provider_refuses_in_the_worker_does_not_take_away_the_one_on_the_phone(queued_code):
     on_the_phone, worker_runs = queued_code
     worker_runs(**REFUSAL)
