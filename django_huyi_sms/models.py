@@ -521,10 +521,9 @@ class OtpThrottle(models.Model):
         self.last_sent_at, self.day = now, today
 
     def give_back(self) -> None:
-        """Take back the code :meth:`count` counted on this instance: its send was refused or
-        reached nobody, so the person may ask again at once.
+        """Take back the code :meth:`count` counted on this instance: its send was refused or reached nobody.
 
-        Conditional, so it never takes back another request's code: the tally drops
+        So the person may ask again at once. Conditional, so it never takes back another request's code: the tally drops
         only on the day it was counted, and the interval is cleared only while it is
         still this code's. Cleared, not restored to the code before: that one was
         counted at least an interval earlier (or this one would have been refused),
