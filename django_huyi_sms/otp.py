@@ -209,12 +209,12 @@ def _deliver(record: OtpRecord, code: str, *, deliver: bool, conceal: bool) -> O
 
 @sensitive_variables("code")
 def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
-    """Send ``record``'s code; once it has left (submitted, or unknown: it may be on
-    the phone), it replaces the earlier one.
+    """Send ``record``'s code; once it has left, it replaces the earlier one.
 
-    A send that was refused or reached nobody replaces nothing: the earlier code
-    stays the one to type. Its error is raised and the record marked failed; with
-    ``conceal`` it is logged instead, and the record stays like one never sent.
+    Left: submitted, or unknown (no answer came: it may be on the phone). A send
+    that was refused or reached nobody replaces nothing, and the earlier code
+    stays the one to type. Its error is raised and the record marked failed;
+    with ``conceal`` it is logged instead, and the record stays live.
     """
     adapter = get_adapter()
     mobile, purpose = record.mobile, record.purpose
