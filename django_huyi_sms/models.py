@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date, datetime, time, timedelta
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import ReceiptCode
+from .conf import huyi_settings
+from .exceptions import CodeExpired, DailyLimitReached, InvalidCode, ReceiptCode, ResendTooSoon, TooManyAttempts
 from .provider import mask_mobile
 
 PRODUCT_LABELS = {
@@ -289,6 +295,17 @@ class OtpRecord(models.Model):
 
     The code itself is never stored: ``code_hash`` is a keyed HMAC (``SECRET_KEY``)
     of the code with a per-record salt, compared in constant time (``otp.py``).
+
+    Its verbs, after django-otp's ``ThrottlingMixin``: :meth:`check_try` (may a
+    code be tried against it now?), :meth:`count_wrong_try` and :meth:`use`; and
+    for its send: :meth:`claim` (a worker made the code), :meth:`link`,
+    :meth:`replace_earlier` (it has left) and :meth:`fail` (it never will).
+
+    A new code replaces the number's earlier one only once it has left: until
+    then the earlier code may be the only one on the phone, and a send that fails
+    must not take it away. So for a while two codes can be live; every write
+    that touches several records locks them newest first, the order
+    ``otp.verify_code`` takes them in, so that neither waits on the other for ever.
     """
 
     class Status(models.TextChoices):
@@ -329,10 +346,120 @@ class OtpRecord(models.Model):
     def __repr__(self) -> str:
         return f"<OtpRecord {self.pk} {mask_mobile(self.mobile)} {self.purpose} {self.status}>"
 
+    def check_try(self, now: datetime) -> None:
+        """Raise unless a code may be tried against this one at ``now``.
+
+        :class:`InvalidCode` once it is used, superseded or was never sent,
+        :class:`TooManyAttempts` after ``OTP["MAX_ATTEMPTS"]`` wrong tries,
+        :class:`CodeExpired` after ``expires_at``. Asked before the code is
+        compared, so that even the right code of a dead record is refused.
+        """
+        if self.status in (self.Status.USED, self.Status.SUPERSEDED, self.Status.FAILED):
+            raise InvalidCode()
+        if self.status == self.Status.LOCKED or self.attempts >= _max_attempts():
+            raise TooManyAttempts()
+        if now >= self.expires_at:
+            raise CodeExpired()
+
+    def count_wrong_try(self) -> None:
+        """Count a wrong code tried against this one; the ``OTP["MAX_ATTEMPTS"]``-th kills it (``locked``).
+
+        One UPDATE that adds in the database and only touches a live code: no
+        concurrent wrong try is lost, and a code used meanwhile is not brought
+        back. The instance follows (exactly, under ``verify_code``'s row lock).
+        """
+        max_attempts = _max_attempts()
+        counted = OtpRecord.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
+            attempts=F("attempts") + 1,
+            status=Case(
+                When(attempts__gte=max_attempts - 1, then=Value(self.Status.LOCKED)),
+                default=Value(self.Status.ACTIVE),
+            ),
+        )
+        if counted:
+            self.attempts += 1
+            if self.attempts >= max_attempts:
+                self.status = self.Status.LOCKED
+
+    def use(self, now: datetime) -> None:
+        """Use the code up: it verifies once. Raises :class:`InvalidCode` if another verification got there first.
+
+        The UPDATE only takes a live code (``WHERE status = 'active'``), so of two
+        correct verifications at once exactly one succeeds, lock or no lock.
+        """
+        if not OtpRecord.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
+            status=self.Status.USED, used_at=now
+        ):
+            raise InvalidCode()
+        self.status, self.used_at = self.Status.USED, now
+
+    @classmethod
+    def supersede_unmade(cls, mobile: str, purpose: str) -> None:
+        """A new code was asked for: the number's earlier codes for ``purpose`` that no worker has made yet die now.
+
+        Such a code is on no phone, so nothing is lost, and its worker then
+        finds nothing to send (:meth:`claim` only takes a live record).
+        """
+        cls.objects.filter(mobile=mobile, purpose=purpose, status=cls.Status.ACTIVE, code_hash="").update(
+            status=cls.Status.SUPERSEDED
+        )
+
+    def claim(self, code_hash: str) -> bool:
+        """Store the hash of the code a worker has just made; ``False`` if it may not be sent.
+
+        It may not when another delivery of the same task stored one first, or the
+        record died while queued (superseded, or locked by wrong tries). The
+        UPDATE is conditional, so of two deliveries exactly one sends.
+        """
+        claimed = OtpRecord.objects.filter(pk=self.pk, code_hash="", status=self.Status.ACTIVE).update(
+            code_hash=code_hash
+        )
+        if claimed:
+            self.code_hash = code_hash
+        return bool(claimed)
+
+    def link(self, log: SmsLog | None) -> None:
+        """Keep the row of this code's SMS (``log``) beside it; ``None``: no row was written."""
+        if log is not None:
+            OtpRecord.objects.filter(pk=self.pk).update(sms_log=log)
+            self.sms_log = log
+
+    def replace_earlier(self) -> None:
+        """Supersede the number's earlier live codes for the purpose: this one has taken their place.
+
+        Called once this code has left (submitted, or unknown: it may be on the
+        phone), or at once for a code that is never sent; not before, so that a
+        send that fails leaves the earlier code working. They are locked newest
+        first, as ``verify_code`` locks them.
+        """
+        with transaction.atomic():
+            # A number's codes are recorded one at a time, under its throttle's lock: a smaller key is an earlier code.
+            earlier = list(
+                OtpRecord.objects.select_for_update()
+                .filter(mobile=self.mobile, purpose=self.purpose, status=self.Status.ACTIVE, pk__lt=self.pk)
+                .order_by("-created_at", "-id")
+                .values_list("pk", flat=True)
+            )
+            if earlier:
+                OtpRecord.objects.filter(pk__in=earlier).update(status=self.Status.SUPERSEDED)
+
+    def fail(self, log: SmsLog | None) -> None:
+        """Its send was refused or reached nobody: nobody has this code, and the earlier one stays the one to type."""
+        OtpRecord.objects.filter(pk=self.pk).update(status=self.Status.FAILED, sms_log=log)
+        self.status, self.sms_log = self.Status.FAILED, log
+
+
+def _max_attempts() -> int:
+    return int(huyi_settings.OTP["MAX_ATTEMPTS"])
+
 
 class OtpThrottle(models.Model):
     """Per-number sending state, one row per number: the row ``otp.py`` locks so that
-    concurrent requests for the same number are decided one at a time."""
+    concurrent requests for the same number are decided one at a time.
+
+    Its verbs, after django-otp's ``ThrottlingMixin``: :meth:`check_allowed` (may the
+    number get a code now?), :meth:`count` and :meth:`give_back`.
+    """
 
     mobile = models.CharField(_("mobile"), max_length=32, unique=True)
     last_sent_at = models.DateTimeField(_("last code sent"), null=True, blank=True)
@@ -345,6 +472,74 @@ class OtpThrottle(models.Model):
 
     def __str__(self) -> str:
         return mask_mobile(self.mobile)
+
+    @classmethod
+    def locked(cls, mobile: str) -> OtpThrottle:
+        """``mobile``'s row, created if need be, locked until the current transaction ends.
+
+        Twenty requests at once for one number wait here for each other, so each
+        sees the counts the one before it left: the only way :meth:`check_allowed`
+        can hold under concurrency.
+        """
+        try:
+            with transaction.atomic():
+                cls.objects.get_or_create(mobile=mobile)
+        except IntegrityError:  # created concurrently: fine, it exists now
+            pass
+        return cls.objects.select_for_update().get(mobile=mobile)
+
+    def check_allowed(self, now: datetime) -> None:
+        """Raise unless the number may get a code at ``now``.
+
+        :class:`ResendTooSoon` within ``OTP["RESEND_INTERVAL"]`` of its last counted
+        code, :class:`DailyLimitReached` once ``OTP["DAILY_LIMIT"]`` codes counted
+        today; each with ``retry_after`` seconds. Ask holding :meth:`locked`'s lock,
+        or two requests can both be allowed the last code.
+        """
+        config = huyi_settings.OTP
+        if self.last_sent_at is not None:
+            wait = self.last_sent_at + timedelta(seconds=int(config["RESEND_INTERVAL"])) - now
+            if wait > timedelta(0):
+                raise ResendTooSoon(max(1, math.ceil(wait.total_seconds())))
+        today = timezone.localdate(now)
+        if self._counted_on(today) >= int(config["DAILY_LIMIT"]):
+            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+            raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
+
+    def count(self, now: datetime) -> None:
+        """Count a code sent at ``now``: the resend interval starts again, and today's tally grows by one.
+
+        One UPDATE that adds in the database, so no count is lost even without the lock.
+        """
+        today = timezone.localdate(now)
+        OtpThrottle.objects.filter(pk=self.pk).update(
+            last_sent_at=now,
+            day=today,
+            sent_today=Case(When(day=today, then=F("sent_today") + 1), default=Value(1)),
+        )
+        self.sent_today = self._counted_on(today) + 1
+        self.last_sent_at, self.day = now, today
+
+    def give_back(self) -> None:
+        """Take back the code :meth:`count` counted on this instance: its send was refused or reached nobody.
+
+        So the person may ask again at once. Conditional, so it never takes back another request's code: the tally drops
+        only on the day it was counted, and the interval is cleared only while it is
+        still this code's. Cleared, not restored to the code before: that one was
+        counted at least an interval earlier (or this one would have been refused),
+        so it holds nothing back any more.
+        """
+        OtpThrottle.objects.filter(pk=self.pk, day=self.day, sent_today__gt=0).update(
+            sent_today=F("sent_today") - 1,
+            last_sent_at=Case(
+                When(last_sent_at=self.last_sent_at, then=Value(None)),
+                default=F("last_sent_at"),
+                output_field=models.DateTimeField(),
+            ),
+        )
+
+    def _counted_on(self, day: date) -> int:
+        return self.sent_today if self.day == day else 0
 
 
 class UserMobile(models.Model):

@@ -1,14 +1,19 @@
 """One-time codes: issue them (with the per-number limits) and check them.
 
-The only module that writes ``OtpRecord`` and ``OtpThrottle`` rows.
+The only module that changes ``OtpRecord`` and ``OtpThrottle`` rows, through
+their verbs (``models.py``); here is the order of the steps and the transactions.
 
 * A code comes from :mod:`secrets`, is sent as a normal ``SmsLog`` send, and is
   stored only as an HMAC keyed with ``SECRET_KEY`` (and a per-record salt), so a
   database leak does not reveal live codes. It is compared in constant time.
 * Limits are decided under a row lock on the number's ``OtpThrottle`` row, so
   twenty concurrent requests for one number send one SMS, not twenty.
-* Verification locks the code's row: two concurrent correct verifications
-  succeed once; each wrong try is counted, and ``MAX_ATTEMPTS`` kill the code.
+* A new code replaces the number's earlier one only once it has left
+  (submitted, or unknown): a send that is refused or reaches nobody takes
+  nothing away from the person. Until then both codes are live.
+* Verification locks the live codes' rows: two concurrent correct
+  verifications succeed once; each wrong try is counted against every live
+  code, and ``MAX_ATTEMPTS`` kill a code.
 * When the queue runs in the background (``tasks.runs_in_background()``: a
   worker process, not Django's immediate backend), a request only checks the
   limits and commits the record; a worker makes the code, stores its hash and
@@ -26,10 +31,9 @@ import logging
 import secrets
 import time
 from datetime import datetime, timedelta
-from datetime import time as time_of_day
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -40,12 +44,9 @@ from .adapter import get_adapter
 from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
-    CodeExpired,
-    DailyLimitReached,
     HuyiApiError,
     HuyiTransportError,
     InvalidCode,
-    ResendTooSoon,
     TooManyAttempts,
 )
 from .models import OtpRecord, OtpThrottle
@@ -65,8 +66,8 @@ def _hash(record_salt: str, mobile: str, purpose: str, code: str) -> str:
     return salted_hmac(_HMAC_SALT, f"{record_salt}:{mobile}:{purpose}:{code}", algorithm="sha256").hexdigest()
 
 
-def _new_code(length: int) -> str:
-    return "".join(secrets.choice("0123456789") for _ in range(length))
+def _new_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(int(huyi_settings.OTP["LENGTH"])))
 
 
 def _check_purpose(purpose: str) -> str:
@@ -82,16 +83,6 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _locked_throttle(mobile: str) -> OtpThrottle:
-    """The number's throttle row, locked until the end of the current transaction."""
-    try:
-        with transaction.atomic():
-            OtpThrottle.objects.get_or_create(mobile=mobile)
-    except IntegrityError:  # created concurrently: fine, it exists now
-        pass
-    return OtpThrottle.objects.select_for_update().get(mobile=mobile)
-
-
 def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
     """Send a new code for ``purpose`` to ``mobile``; return its record (the code is not on it).
 
@@ -99,11 +90,13 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     raises :class:`ResendTooSoon` (with ``retry_after`` seconds) within
     ``RESEND_INTERVAL`` of the number's last code, :class:`DailyLimitReached`
     past ``DAILY_LIMIT`` codes today. A new code supersedes the number's
-    earlier active code for the same purpose. Raises ``HuyiRecipientError``
-    for a malformed number and the send's ``HuyiApiError`` when the provider
-    refuses or nothing reached it (the attempt then does not count against
-    the limits). A send whose outcome is unknown is not raised: the code may be
-    on the phone, so it stays verifiable, and it counts.
+    earlier code for the same purpose once it has left; until then, and for
+    good if its send fails, the earlier code still works. Raises
+    ``HuyiRecipientError`` for a malformed number and the send's
+    ``HuyiApiError`` when the provider refuses or nothing reached it (the
+    attempt then does not count against the limits). A send whose outcome is
+    unknown is not raised: the code may be on the phone, so it stays
+    verifiable, and it counts.
 
     When the queue runs in the background the record is committed and a
     worker makes and sends the code: nothing about the send is raised here,
@@ -158,83 +151,96 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     adapter = get_adapter()
     mobile = adapter.normalize_mobile(mobile)
     adapter.pre_send_check(request, mobile, purpose)
-    config = huyi_settings.OTP
     background = tasks.runs_in_background()
     # In the background the worker makes the code (send_code): none exists here.
-    code = "" if background else _new_code(int(config["LENGTH"]))
+    code = "" if background else _new_code()
     now = timezone.now()
-    today = timezone.localdate(now)
     with transaction.atomic():
-        throttle = _locked_throttle(mobile)
-        interval = int(config["RESEND_INTERVAL"])
-        if throttle.last_sent_at is not None and now < throttle.last_sent_at + timedelta(seconds=interval):
-            wait = throttle.last_sent_at + timedelta(seconds=interval) - now
-            raise ResendTooSoon(max(1, int(wait.total_seconds() + 0.999)))
-        sent_today = throttle.sent_today if throttle.day == today else 0
-        if sent_today >= int(config["DAILY_LIMIT"]):
-            tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time_of_day.min))
-            raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
-        previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
-        throttle.last_sent_at, throttle.day, throttle.sent_today = now, today, sent_today + 1
-        throttle.save(update_fields=["last_sent_at", "day", "sent_today"])
-        OtpRecord.objects.filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE).update(
-            status=OtpRecord.Status.SUPERSEDED
-        )
-        salt = secrets.token_hex(16)
-        record = OtpRecord.objects.create(
-            mobile=mobile,
-            purpose=purpose,
-            salt=salt,
-            code_hash=_hash(salt, mobile, purpose, code) if code else "",
-            expires_at=now + timedelta(seconds=int(config["TTL"])),
-            ip=_client_ip(request),
-        )
+        throttle = OtpThrottle.locked(mobile)
+        throttle.check_allowed(now)
+        throttle.count(now)
+        record = _new_record(mobile, purpose, code, now, _client_ip(request))
         if background:
             tasks.dispatch_code_on_commit(record.pk, check_account=deliver is None)
     if background:
         return record
-    if not deliver:
-        logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mask_mobile(mobile))
-        return record
     # The limits are committed before the HTTP call, so concurrent requests see them
     # at once and the lock is not held while the provider answers.
     try:
-        return _send(record, code, conceal=conceal)
+        return _deliver(record, code, deliver=bool(deliver), conceal=conceal)
     except HuyiApiError:
-        with transaction.atomic():
-            # A code that never left does not count against the number.
-            OtpThrottle.objects.filter(mobile=mobile, last_sent_at=now).update(
-                last_sent_at=previous[0], day=previous[1], sent_today=previous[2]
-            )
+        throttle.give_back()  # refused, or it reached nobody: it does not count against the number
         raise
 
 
 @sensitive_variables("code")
+def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | None) -> OtpRecord:
+    """Record a new code by its hash (none yet when ``code`` is empty: a worker makes it).
+
+    It replaces no earlier code that may be on the phone: :func:`_send` does
+    that once it has left. An earlier code no worker has made yet is dropped now.
+    """
+    OtpRecord.supersede_unmade(mobile, purpose)
+    salt = secrets.token_hex(16)
+    return OtpRecord.objects.create(
+        mobile=mobile,
+        purpose=purpose,
+        salt=salt,
+        code_hash=_hash(salt, mobile, purpose, code) if code else "",
+        expires_at=now + timedelta(seconds=int(huyi_settings.OTP["TTL"])),
+        ip=ip,
+    )
+
+
+@sensitive_variables("code")
+def _deliver(record: OtpRecord, code: str, *, deliver: bool, conceal: bool) -> OtpRecord:
+    """Send ``record``'s code, or with ``deliver`` false keep it unsent: a code nobody has.
+
+    An unsent code replaces the earlier one at once, as a sent one does when it
+    leaves, so that nothing after tells a number that gets no SMS from one that does.
+    """
+    if deliver:
+        return _send(record, code, conceal=conceal)
+    mobile, purpose = record.mobile, record.purpose
+    logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mask_mobile(mobile))
+    record.replace_earlier()
+    return record
+
+
+@sensitive_variables("code")
 def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
-    """Send ``record``'s ``code``; link the SMS row. Raises the send's error unless ``conceal``
-    (then it is logged) or the outcome is unknown (the code may be on the phone: it stays live)."""
+    """Send ``record``'s code; once it has left, it replaces the earlier one.
+
+    Left: submitted, or unknown (no answer came: it may be on the phone). A send
+    that was refused or reached nobody replaces nothing, and the earlier code
+    stays the one to type. Its error is raised and the record marked failed;
+    with ``conceal`` it is logged instead, and the record stays live.
+    """
     adapter = get_adapter()
     mobile, purpose = record.mobile, record.purpose
     try:
         # The row logs the message with the code starred out: a code is never stored in clear.
         log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
     except HuyiApiError as error:
-        log = error.log
         if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
-            logger.warning("code for %s to %s: outcome unknown (%s); it stays valid", purpose, mask_mobile(mobile), error)
+            logger.warning(
+                "code for %s to %s: outcome unknown (%s); it stays valid", purpose, mask_mobile(mobile), error
+            )
+            record.link(error.log)
+            record.replace_earlier()
         elif conceal:
             # Reporting it would tell that the number has an account (a number without one
-            # never reaches the provider); the record stays, like one that was never sent.
+            # never reaches the provider). The record stays live, a code nobody has, and
+            # replaces nothing: the answers that follow speak of it, as of a decoy.
             logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
+            record.link(error.log)
         else:
-            OtpRecord.objects.filter(pk=record.pk).update(status=OtpRecord.Status.FAILED, sms_log=log)
-            record.status, record.sms_log = OtpRecord.Status.FAILED, log
+            record.fail(error.log)
             raise
     else:
         logger.info("code for %s sent to %s", purpose, mask_mobile(mobile))
-    if log is not None:
-        OtpRecord.objects.filter(pk=record.pk).update(sms_log=log)
-        record.sms_log = log
+        record.link(log)
+        record.replace_earlier()
     return record
 
 
@@ -244,37 +250,37 @@ def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | Non
 
     Runs once per record however often the task is delivered: the code's hash
     is stored by a conditional UPDATE first, and only the call that stored it
-    sends. With ``check_account`` (sign-in, reset) a number the adapter's
+    sends. A record superseded or killed while queued is not sent. With
+    ``check_account`` (sign-in, reset) a number the adapter's
     ``can_receive_code`` refuses gets no SMS, its record a hash all the same.
-    A refused send marks the record ``failed``; the request still counts.
+    The earlier code stays valid until this one has left; a refused send marks
+    the record ``failed`` and the request still counts (nobody can be told).
     Returns the record, or ``None`` when there was nothing (left) to do.
     """
-    record = OtpRecord.objects.filter(pk=record_pk, code_hash="").first()
+    record = OtpRecord.objects.filter(pk=record_pk, code_hash="", status=OtpRecord.Status.ACTIVE).first()
     if record is None:
         return None
-    code = _new_code(int(huyi_settings.OTP["LENGTH"]))
-    code_hash = _hash(record.salt, record.mobile, record.purpose, code)
-    if not OtpRecord.objects.filter(pk=record.pk, code_hash="").update(code_hash=code_hash):
-        return None  # another delivery of this task made it
-    record.code_hash = code_hash
-    if record.status != OtpRecord.Status.ACTIVE or timezone.now() >= record.expires_at:
-        return record  # superseded or expired while queued: nobody needs it any more
-    if check_account and not get_adapter().can_receive_code(record.mobile, record.purpose):
-        logger.info("code for %s to %s recorded but not sent: the adapter refused it", record.purpose, mask_mobile(record.mobile))
-        return record
+    code = _new_code()
+    if not record.claim(_hash(record.salt, record.mobile, record.purpose, code)):
+        return None  # another delivery of this task made it, or the record died meanwhile
+    if timezone.now() >= record.expires_at:
+        return record  # expired while queued: nobody needs it any more
+    deliver = not check_account or get_adapter().can_receive_code(record.mobile, record.purpose)
     try:
-        return _send(record, code, conceal=check_account)
+        return _deliver(record, code, deliver=deliver, conceal=check_account)
     except HuyiApiError:
-        return record  # recorded as failed by _send; nobody is waiting for the exception
+        return record  # marked failed by _send; nobody is waiting for the exception
 
 
 @sensitive_variables("code")
 def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = None) -> OtpRecord:
-    """Check ``code`` against the number's latest code for ``purpose``; use it up if right.
+    """Check ``code`` against the number's codes for ``purpose`` that may be on the phone; use it up if right.
 
-    Raises :class:`InvalidCode` (wrong, or no code was sent), :class:`CodeExpired`,
-    :class:`TooManyAttempts` (the code is dead after ``MAX_ATTEMPTS`` wrong tries).
-    Sends ``otp_verified`` on success, with ``user`` (the signed-in user verifying a
+    Those are its latest code and, while that one is on its way or if it never
+    arrived, the earlier one. Raises :class:`InvalidCode` (wrong, or no code
+    was sent), :class:`CodeExpired`, :class:`TooManyAttempts` (the code is dead
+    after ``MAX_ATTEMPTS`` wrong tries), each about the latest code. Sends
+    ``otp_verified`` on success, with ``user`` (the signed-in user verifying a
     number, when given) or else the account the number belongs to, or ``None``.
     """
     purpose = _check_purpose(purpose)
@@ -284,34 +290,22 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     except HuyiApiError:
         raise InvalidCode() from None
     code = str(code or "").strip()
-    max_attempts = int(huyi_settings.OTP["MAX_ATTEMPTS"])
+    now = timezone.now()
     error: Exception | None = None
     with transaction.atomic():
-        record = (
-            OtpRecord.objects.select_for_update()
-            .filter(mobile=mobile, purpose=purpose)
-            .exclude(status=OtpRecord.Status.FAILED)
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if record is None or record.status in (OtpRecord.Status.USED, OtpRecord.Status.SUPERSEDED):
+        latest = _latest_record(mobile, purpose)
+        if latest is None:
             raise InvalidCode()
-        if record.status == OtpRecord.Status.LOCKED or record.attempts >= max_attempts:
-            raise TooManyAttempts()
-        if timezone.now() >= record.expires_at:
-            raise CodeExpired()
-        if not code or not constant_time_compare(_hash(record.salt, mobile, purpose, code), record.code_hash):
-            record.attempts += 1
-            if record.attempts >= max_attempts:
-                record.status = OtpRecord.Status.LOCKED
-                error = TooManyAttempts()
-            else:
-                error = InvalidCode()
-            record.save(update_fields=["attempts", "status"])
+        latest.check_try(now)
+        live = _live_records(mobile, purpose, now)
+        record = _matching(live, code)
+        if record is not None:
+            record.use(now)
         else:
-            record.status = OtpRecord.Status.USED
-            record.used_at = timezone.now()
-            record.save(update_fields=["status", "used_at"])
+            for each in live:
+                each.count_wrong_try()
+            # The answer speaks of the latest code: live[0], unless a concurrent try just used or killed it.
+            error = TooManyAttempts() if live and live[0].status == OtpRecord.Status.LOCKED else InvalidCode()
     # The wrong try is committed (not rolled back with the exception) before it is raised.
     if error is not None:
         raise error
@@ -320,3 +314,46 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     signals.otp_verified.send(sender=OtpRecord, record=record, user=user)
     return record
 
+
+def _latest_record(mobile: str, purpose: str) -> OtpRecord | None:
+    """The number's latest code for ``purpose``, leaving out failed sends: the one the person asked for last.
+
+    Whether it is used, dead or expired decides the answer before any code is
+    compared. Not locked: :func:`_live_records` locks what may change.
+    """
+    return (
+        OtpRecord.objects.filter(mobile=mobile, purpose=purpose)
+        .exclude(status=OtpRecord.Status.FAILED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _live_records(mobile: str, purpose: str, now: datetime) -> list[OtpRecord]:
+    """The number's codes for ``purpose`` that may be on the phone, newest first, locked until the transaction ends.
+
+    Usually one; two while a new code is on its way or after one that never
+    arrived. The lock makes concurrent verifications take turns, and a code
+    used meanwhile is no longer live when the next one reads. Taken newest
+    first, as ``OtpRecord.replace_earlier`` takes them.
+    """
+    return list(
+        OtpRecord.objects.select_for_update()
+        .filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE, expires_at__gt=now)
+        .order_by("-created_at", "-id")
+    )
+
+
+@sensitive_variables("code")
+def _matching(records: list[OtpRecord], code: str) -> OtpRecord | None:
+    """The newest of ``records`` whose code ``code`` is, or ``None``.
+
+    Every record is compared, in constant time, so the answer's timing tells
+    neither which one matched nor whether one did.
+    """
+    matched = None
+    for record in records:
+        # Compared all, even after a match, so that the time taken is the same.
+        if constant_time_compare(_hash(record.salt, record.mobile, record.purpose, code), record.code_hash):
+            matched = matched or record
+    return matched if code else None
