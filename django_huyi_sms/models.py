@@ -443,6 +443,29 @@ class OtpRecord(models.Model):
             if earlier:
                 OtpRecord.objects.filter(pk__in=earlier).update(status=self.Status.SUPERSEDED)
 
+    def replace_earlier_unsent(self) -> None:
+        """Supersede the number's earlier live codes whose send was refused: nobody has those either.
+
+        For a refused send that is not reported (sign-in, reset): it stays live like a decoy and
+        replaces the code on the phone no more than a reported refusal would, but it takes the
+        place of an earlier refused one, so that refusals do not pile up live codes to guess at.
+        """
+        with transaction.atomic():
+            earlier = list(
+                OtpRecord.objects.select_for_update()
+                .filter(
+                    mobile=self.mobile,
+                    purpose=self.purpose,
+                    status=self.Status.ACTIVE,
+                    sms_log__status=SmsLog.Status.FAILED,
+                    pk__lt=self.pk,
+                )
+                .order_by("-created_at", "-id")
+                .values_list("pk", flat=True)
+            )
+            if earlier:
+                OtpRecord.objects.filter(pk__in=earlier).update(status=self.Status.SUPERSEDED)
+
     def fail(self, log: SmsLog | None) -> None:
         """Its send was refused or reached nobody: nobody has this code, and the earlier one stays the one to type."""
         OtpRecord.objects.filter(pk=self.pk).update(status=self.Status.FAILED, sms_log=log)

@@ -61,6 +61,10 @@ PURPOSES = purposes.ALL
 
 _HMAC_SALT = "django_huyi_sms.otp"
 
+#: How many of a number's codes for one purpose a typed code is compared with: the latest, and
+#: the one before it while the latest is on its way (or if it never arrived).
+MAX_LIVE_CODES = 2
+
 
 def _hash(record_salt: str, mobile: str, purpose: str, code: str) -> str:
     return salted_hmac(_HMAC_SALT, f"{record_salt}:{mobile}:{purpose}:{code}", algorithm="sha256").hexdigest()
@@ -234,6 +238,7 @@ def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
             # replaces nothing: the answers that follow speak of it, as of a decoy.
             logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
             record.link(error.log)
+            record.replace_earlier_unsent()
         else:
             record.fail(error.log)
             raise
@@ -298,7 +303,9 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
             raise InvalidCode()
         latest.check_try(now)
         live = _live_records(mobile, purpose, now)
-        record = _matching(live, code)
+        # The latest code and the one before it (while the latest is on its way, or never
+        # arrived): never more, so a guess has at most twice a single code's chance.
+        record = _matching(live[:MAX_LIVE_CODES], code)
         if record is not None:
             record.use(now)
         else:

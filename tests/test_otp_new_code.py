@@ -191,3 +191,18 @@ def test_a_new_code_the_worker_sent_replaces_the_earlier_one(queued_code, fake_p
         with pytest.raises(InvalidCode):
             otp.verify_code(MOBILE, on_the_phone, purpose=VERIFY_PHONE)
     assert otp.verify_code(MOBILE, newer, purpose=VERIFY_PHONE).status == OtpRecord.Status.USED
+
+
+def test_refused_sign_in_codes_do_not_pile_up_live_codes_to_guess_at(fake_provider):
+    """Each refused (and unreported) code stays live like a decoy, but takes the place of the refused
+    one before it: the code on the phone and one other are all a guess is ever compared with."""
+    make_user()
+    on_the_phone = first_code(fake_provider, purpose="login")
+    fake_provider.answer_json(**REFUSAL)
+    for _ in range(3):
+        with ihuyi_at(fake_provider.url, OTP={"UNIFORM_RESPONSE_SECONDS": 0}):
+            otp.request_code_for_account(MOBILE, purpose="login")
+        after_the_resend_interval()
+    live = OtpRecord.objects.filter(purpose="login", status=OtpRecord.Status.ACTIVE)
+    assert live.count() == 2
+    assert otp.verify_code(MOBILE, on_the_phone, purpose="login").status == OtpRecord.Status.USED
