@@ -37,6 +37,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import purposes, signals, tasks
 from .adapter import get_adapter
+from .client_address import client_ip
 from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
@@ -79,7 +80,7 @@ def _check_purpose(purpose: str) -> str:
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request) or None
 
 
 def _locked_throttle(mobile: str) -> OtpThrottle:
