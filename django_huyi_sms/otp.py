@@ -137,7 +137,7 @@ def request_code_for_account(mobile: str, *, purpose: str = "login", request: Ht
         return _issue(normalized, purpose, request, deliver=None, conceal=True)
     deliver = adapter.can_receive_code(normalized, purpose)
     record = _issue(normalized, purpose, request, deliver=deliver, conceal=True)
-    remaining = float(huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] or 0) - (time.monotonic() - started)
+    remaining = huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] - (time.monotonic() - started)
     if remaining > 0:
         _sleep(remaining)
     return record
@@ -162,17 +162,17 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     config = huyi_settings.OTP
     background = tasks.runs_in_background()
     # In the background the worker makes the code (send_code): none exists here.
-    code = "" if background else _new_code(int(config["LENGTH"]))
+    code = "" if background else _new_code(config["LENGTH"])
     now = timezone.now()
     today = timezone.localdate(now)
     with transaction.atomic():
         throttle = _locked_throttle(mobile)
-        interval = int(config["RESEND_INTERVAL"])
+        interval = config["RESEND_INTERVAL"]
         if throttle.last_sent_at is not None and now < throttle.last_sent_at + timedelta(seconds=interval):
             wait = throttle.last_sent_at + timedelta(seconds=interval) - now
             raise ResendTooSoon(max(1, int(wait.total_seconds() + 0.999)))
         sent_today = throttle.sent_today if throttle.day == today else 0
-        if sent_today >= int(config["DAILY_LIMIT"]):
+        if sent_today >= config["DAILY_LIMIT"]:
             tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time_of_day.min))
             raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
         previous = (throttle.last_sent_at, throttle.day, throttle.sent_today)
@@ -187,7 +187,7 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
             purpose=purpose,
             salt=salt,
             code_hash=_hash(salt, mobile, purpose, code) if code else "",
-            expires_at=now + timedelta(seconds=int(config["TTL"])),
+            expires_at=now + timedelta(seconds=config["TTL"]),
             ip=_client_ip(request),
         )
         if background:
@@ -253,7 +253,7 @@ def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | Non
     record = OtpRecord.objects.filter(pk=record_pk, code_hash="").first()
     if record is None:
         return None
-    code = _new_code(int(huyi_settings.OTP["LENGTH"]))
+    code = _new_code(huyi_settings.OTP["LENGTH"])
     code_hash = _hash(record.salt, record.mobile, record.purpose, code)
     if not OtpRecord.objects.filter(pk=record.pk, code_hash="").update(code_hash=code_hash):
         return None  # another delivery of this task made it
@@ -285,7 +285,7 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     except HuyiApiError:
         raise InvalidCode() from None
     code = str(code or "").strip()
-    max_attempts = int(huyi_settings.OTP["MAX_ATTEMPTS"])
+    max_attempts = huyi_settings.OTP["MAX_ATTEMPTS"]
     error: Exception | None = None
     with transaction.atomic():
         record = (
