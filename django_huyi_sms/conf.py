@@ -589,10 +589,8 @@ class _Checked:
             return {}
         if isinstance(value, Mapping):
             return value
-        self.flag(
-            Problem("huyi_sms.E001", f"{where} must be a dict, not {type(value).__name__}.", summary=f"{where} is not a dict"),
-            *reads,
-        )
+        message = f"{where} must be a dict, not {type(value).__name__}."
+        self.flag(Problem("huyi_sms.E001", message, summary=f"{where} is not a dict"), *reads)
         return None
 
 
@@ -755,11 +753,9 @@ def _build_products(checked: _Checked) -> None:
         if read in checked.blocked or "*" in checked.blocked:
             continue
         merged = {name: overrides.get(name, values[name]) for name in _PRODUCT_KEYS}
-        default_url = DEFAULT_API_URLS[product]
-        if product == "sms" or "API_URL" in overrides:
-            api_url = merged["API_URL"] or default_url
-        else:
-            api_url = default_url  # the top-level API_URL is the sms product's
+        # The top-level API_URL is the sms product's; "" (or None) is the product's own endpoint.
+        given_url = merged["API_URL"] if product == "sms" or "API_URL" in overrides else ""
+        api_url = given_url or DEFAULT_API_URLS[product]
         checked.products[product] = ProductConfig(
             product=product,
             account=merged["ACCOUNT"],

@@ -27,6 +27,10 @@ def numbers(count: int, start: int = 0) -> list[str]:
     return [f"1380013{index:04d}" for index in range(start, start + count)]
 
 
+def ask_for_a_code(api: APIClient, mobile: str) -> int:
+    return api.post(REQUEST, {"mobile": mobile, "purpose": "verify_phone"}).status_code
+
+
 def forwarded_for(caller: str) -> dict[str, str]:
     # The left entry is the client's own claim; nginx appends the address it saw.
     return {"HTTP_X_FORWARDED_FOR": f"198.51.100.99, {caller}"}
@@ -53,8 +57,8 @@ def test_the_code_record_and_the_per_ip_limit_see_the_same_caller_behind_a_proxy
         alice.force_authenticate(make_user("alice", mobile=None))
         bob = APIClient(REMOTE_ADDR=PROXY, **header(BOB))
         bob.force_authenticate(make_user("bob", mobile=None))
-        alices = [alice.post(REQUEST, {"mobile": mobile, "purpose": "verify_phone"}).status_code for mobile in numbers(3)]
-        bobs = bob.post(REQUEST, {"mobile": numbers(1, start=3)[0], "purpose": "verify_phone"}).status_code
+        alices = [ask_for_a_code(alice, mobile) for mobile in numbers(3)]
+        bobs = ask_for_a_code(bob, numbers(1, start=3)[0])
     # Both callers come through one proxy: each has a count of their own, and each record names them.
     assert (alices, bobs) == ([200, 200, 429], 200)
     assert sorted(OtpRecord.objects.values_list("ip", flat=True)) == [ALICE, ALICE, BOB]
@@ -110,11 +114,12 @@ def test_wrong_proxy_settings_raise_rather_than_guess(huyi):
 def test_callers_in_one_ipv6_slash_64_share_a_count_as_with_django_ratelimits_ip_key():
     settings = {**BASE, "RATELIMITS": {"REQUEST_CODE": "2/h"}}
     answers = []
+    addresses = ["2001:db8:1:1::1", "2001:db8:1:1::2", "2001:db8:1:1:ffff::9", "2001:db8:1:2::1"]
     with override_settings(HUYI_SMS=settings):
-        for index, address in enumerate(["2001:db8:1:1::1", "2001:db8:1:1::2", "2001:db8:1:1:ffff::9", "2001:db8:1:2::1"]):
+        for index, address in enumerate(addresses):
             api = APIClient(REMOTE_ADDR=address)
             api.force_authenticate(make_user(f"user{index}", mobile=None))
-            answers.append(api.post(REQUEST, {"mobile": numbers(1, start=index)[0], "purpose": "verify_phone"}).status_code)
+            answers.append(ask_for_a_code(api, numbers(1, start=index)[0]))
     assert answers == [200, 200, 429, 200]
 
 
@@ -122,8 +127,9 @@ def test_callers_in_one_ipv6_slash_64_share_a_count_as_with_django_ratelimits_ip
 def test_the_push_allow_list_reads_the_caller_as_the_limits_do(client):
     log = django_huyi_sms.send_sms("13800138000", "您的验证码是：1234。")
     settings = {"CALLBACK_TOKEN": TOKEN, "CALLBACK_ALLOWED_IPS": ["203.0.113.0/24"], "TRUSTED_PROXY_COUNT": 1}
+    fields = receipt_fields(log.smsid)
     with override_settings(HUYI_SMS=settings):
-        spoofed = post_form(client, "receipt_push", receipt_fields(log.smsid), HTTP_X_FORWARDED_FOR=f"{ALICE}, 198.51.100.1")
-        honest = post_form(client, "receipt_push", receipt_fields(log.smsid), HTTP_X_FORWARDED_FOR=f"198.51.100.1, {ALICE}")
+        spoofed = post_form(client, "receipt_push", fields, HTTP_X_FORWARDED_FOR=f"{ALICE}, 198.51.100.1")
+        honest = post_form(client, "receipt_push", fields, HTTP_X_FORWARDED_FOR=f"198.51.100.1, {ALICE}")
     assert (spoofed.status_code, honest.status_code) == (403, 200)
     assert StatusReceipt.objects.count() == 1

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from django_huyi_sms.checks import check_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.urls import reverse
 
 from django_huyi_sms.auth import SmsCodeBackend
+from django_huyi_sms.checks import check_settings
 from django_huyi_sms.conf import DEFAULTS, SettingsError, huyi_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def test_reading_a_value_the_check_flags_raises_the_same_message_and_nothing_els
     with override_settings(HUYI_SMS={"OTP": {"TTL": "five minutes"}, "CALLBACK_TOKEN": "t"}):
         [error] = [message for message in check_settings() if message.id == "huyi_sms.E011"]
         with pytest.raises(SettingsError) as raised:
-            huyi_settings.OTP
+            _ = huyi_settings.OTP
         assert str(raised.value) == error.msg and raised.value.problem.id == "huyi_sms.E011"
         assert isinstance(raised.value, ImproperlyConfigured)
         # Pushes, sends and the rest do not depend on OTP: they go on working.
@@ -203,9 +203,10 @@ def test_reading_a_value_the_check_flags_raises_the_same_message_and_nothing_els
 
 @pytest.mark.django_db
 def test_a_page_that_needs_a_flagged_value_raises_improperly_configured_not_a_value_error(client):
-    with override_settings(HUYI_SMS={"OTP": {"TTL": "five minutes"}}):
-        with pytest.raises(ImproperlyConfigured, match=re.escape("HUYI_SMS['OTP']['TTL'] must be")):
-            client.get(reverse("huyi_sms:login"))
+    complaint = re.escape("HUYI_SMS['OTP']['TTL'] must be")
+    bad = {"OTP": {"TTL": "five minutes"}}
+    with override_settings(HUYI_SMS=bad), pytest.raises(ImproperlyConfigured, match=complaint):
+        client.get(reverse("huyi_sms:login"))
 
 
 def test_a_misspelt_key_is_named_with_the_key_it_probably_meant():
@@ -235,16 +236,16 @@ def test_unknown_keys_are_found_at_every_level(value, complaint):
 
 def test_an_unknown_key_stops_the_dict_it_is_in():
     # A misspelt CALLBACK_ALLOWED_IPS must not leave the push URLs open: nothing is read.
-    with override_settings(HUYI_SMS={"CALLBACK_ALLOWED_IP": ["203.0.113.7"], "CALLBACK_TOKEN": "t"}):
-        with pytest.raises(SettingsError, match="did you mean CALLBACK_ALLOWED_IPS"):
-            huyi_settings.CALLBACK_TOKEN
+    misspelt = {"CALLBACK_ALLOWED_IP": ["203.0.113.7"], "CALLBACK_TOKEN": "t"}
+    with override_settings(HUYI_SMS=misspelt), pytest.raises(SettingsError, match="did you mean CALLBACK_ALLOWED_IPS"):
+        _ = huyi_settings.CALLBACK_TOKEN
     with override_settings(HUYI_SMS={"OTP": {"MAX_ATTEMPT": 50}}):
         with pytest.raises(SettingsError, match="MAX_ATTEMPT"):
-            huyi_settings.OTP
+            _ = huyi_settings.OTP
         assert huyi_settings.QUEUE["BATCH_SIZE"] == 100
-    with override_settings(HUYI_SMS={"PRODUCTS": {"markting": {"ACCOUNT": "M1"}}}):
-        with pytest.raises(SettingsError, match="markting"):
-            huyi_settings.product("marketing")
+    misspelt = {"PRODUCTS": {"markting": {"ACCOUNT": "M1"}}}
+    with override_settings(HUYI_SMS=misspelt), pytest.raises(SettingsError, match="markting"):
+        huyi_settings.product("marketing")
 
 
 def test_the_sandbox_entry_is_accepted_and_left_to_the_sandbox():
@@ -391,7 +392,7 @@ def test_a_huyi_sms_that_is_not_a_dict_is_an_error_and_stops_every_read():
     [error] = errors_for(["ACCOUNT", "C1"])
     assert error.id == "huyi_sms.E001" and "must be a dict, not list" in error.msg
     with override_settings(HUYI_SMS=["ACCOUNT", "C1"]), pytest.raises(SettingsError):
-        huyi_settings.TIMEOUT
+        _ = huyi_settings.TIMEOUT
 
 
 def test_every_check_id_is_documented():
@@ -420,9 +421,8 @@ def test_manage_py_check_reports_a_bad_setting_without_a_traceback(tmp_path, huy
     environment.update(
         DJANGO_SETTINGS_MODULE="bad_settings", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)])
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "django", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
-    )
+    command = [sys.executable, "-m", "django", "check"]
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert expected in done.stderr

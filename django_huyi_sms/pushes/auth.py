@@ -69,9 +69,8 @@ def authenticate_push(request: HttpRequest) -> None:
         raise PushRefused("missing or wrong token", _caller(request))
     try:
         # Read even without an allow-list: a wrong proxy count refuses every push, loudly.
-        huyi_settings.TRUSTED_PROXY_COUNT
+        ip = client_ip(request)
         allowed = huyi_settings.CALLBACK_ALLOWED_IPS
-        ip = client_ip(request) if allowed else ""
     except ImproperlyConfigured as error:
         raise _refuse_misconfigured(error, request) from None
     if not allowed:
