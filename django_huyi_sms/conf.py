@@ -25,8 +25,11 @@ mistake touches stops working:
 * an unknown key: the whole dict it is in (an unknown top-level key: every setting), since
   the value it was meant to set is missing: a misspelt ``CALLBACK_ALLOWED_IPS`` must not open
   the push URLs to everyone, nor a misspelt ``OTP["MAX_ATTEMPTS"]`` keep the default;
-* an entry of ``CALLBACK_ALLOWED_IPS`` that is not an address: nothing else; it allows
-  nobody (``huyi_sms.E005``), the push views log it on every push.
+* two mistakes have a safe meaning of their own and stop nothing: an entry of
+  ``CALLBACK_ALLOWED_IPS`` that is not an address allows nobody (``huyi_sms.E005``; push
+  authentication logs it on every push), and an ``API_URL`` string that is not an http(s)
+  address is refused by the client before anything is sent (``E013``; the row ``failed``,
+  where a settings error raised inside the backend would leave it ``unknown``).
 
 Numbers given as strings (``"TIMEOUT": "5"``) are refused, not read: ``"5"`` is as likely
 to be a mistake as ``"five minutes"``, and a site that reads its settings from the
