@@ -92,8 +92,8 @@ class OtpRequestView(OtpApiView):
         return Response(
             {
                 "detail": gettext("If this number can receive one, a code is on its way."),
-                "resend_after": int(huyi_settings.OTP["RESEND_INTERVAL"]),
-                "expires_in": int(huyi_settings.OTP["TTL"]),
+                "resend_after": huyi_settings.OTP["RESEND_INTERVAL"],
+                "expires_in": huyi_settings.OTP["TTL"],
             }
         )
 

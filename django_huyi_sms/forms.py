@@ -13,6 +13,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import flows
@@ -57,14 +58,14 @@ class CodeField(forms.CharField):
     """The digits of a one-time code (spaces forgiven)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        length = int(huyi_settings.OTP["LENGTH"])
         kwargs.setdefault("label", _("Code"))
         kwargs.setdefault("max_length", 16)
         attrs = {
             "inputmode": "numeric",
             "autocomplete": "one-time-code",
             "pattern": "[0-9 ]*",
-            "placeholder": "0" * length,
+            # Drawn when the page is, not read at import: a wrong OTP setting must not break URL loading.
+            "placeholder": lazy(lambda: "0" * huyi_settings.OTP["LENGTH"], str)(),
         }
         kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
         super().__init__(**kwargs)

@@ -473,7 +473,7 @@ class OtpRecord(models.Model):
 
 
 def _max_attempts() -> int:
-    return int(huyi_settings.OTP["MAX_ATTEMPTS"])
+    return huyi_settings.OTP["MAX_ATTEMPTS"]
 
 
 class OtpThrottle(models.Model):
@@ -521,11 +521,11 @@ class OtpThrottle(models.Model):
         """
         config = huyi_settings.OTP
         if self.last_sent_at is not None:
-            wait = self.last_sent_at + timedelta(seconds=int(config["RESEND_INTERVAL"])) - now
+            wait = self.last_sent_at + timedelta(seconds=config["RESEND_INTERVAL"]) - now
             if wait > timedelta(0):
                 raise ResendTooSoon(max(1, math.ceil(wait.total_seconds())))
         today = timezone.localdate(now)
-        if self._counted_on(today) >= int(config["DAILY_LIMIT"]):
+        if self._counted_on(today) >= config["DAILY_LIMIT"]:
             tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
             raise DailyLimitReached(max(1, int((tomorrow - now).total_seconds())))
 

@@ -41,6 +41,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import purposes, signals, tasks
 from .adapter import get_adapter
+from .client_address import client_ip
 from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
@@ -71,7 +72,7 @@ def _hash(record_salt: str, mobile: str, purpose: str, code: str) -> str:
 
 
 def _new_code() -> str:
-    return "".join(secrets.choice("0123456789") for _ in range(int(huyi_settings.OTP["LENGTH"])))
+    return "".join(secrets.choice("0123456789") for _ in range(huyi_settings.OTP["LENGTH"]))
 
 
 def _check_purpose(purpose: str) -> str:
@@ -84,7 +85,7 @@ def _check_purpose(purpose: str) -> str:
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request) or None
 
 
 def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
@@ -133,7 +134,7 @@ def request_code_for_account(mobile: str, *, purpose: str = "login", request: Ht
         return _issue(normalized, purpose, request, deliver=None, conceal=True)
     deliver = adapter.can_receive_code(normalized, purpose)
     record = _issue(normalized, purpose, request, deliver=deliver, conceal=True)
-    remaining = float(huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] or 0) - (time.monotonic() - started)
+    remaining = huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] - (time.monotonic() - started)
     if remaining > 0:
         _sleep(remaining)
     return record
@@ -191,7 +192,7 @@ def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | N
         purpose=purpose,
         salt=salt,
         code_hash=_hash(salt, mobile, purpose, code) if code else "",
-        expires_at=now + timedelta(seconds=int(huyi_settings.OTP["TTL"])),
+        expires_at=now + timedelta(seconds=huyi_settings.OTP["TTL"]),
         ip=ip,
     )
 

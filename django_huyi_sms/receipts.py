@@ -143,7 +143,7 @@ def match_unknown(mobile: str) -> SmsLog | None:
     wrong message). Called for a receipt no send claims, and for a send that
     has just become unknown while a receipt waited.
     """
-    since = timezone.now() - timedelta(seconds=float(huyi_settings.UNKNOWN_MATCH_WINDOW))
+    since = timezone.now() - timedelta(seconds=huyi_settings.UNKNOWN_MATCH_WINDOW)
     unknown = list(
         SmsLog.objects.filter(mobile=mobile, status=SmsLog.Status.UNKNOWN, smsid="", created_at__gte=since)
         .values_list("pk", flat=True)[:2]

@@ -442,7 +442,7 @@ def _retry_delay(log: SmsLog, error: HuyiApiError) -> float | None:
 
     if not isinstance(error, HuyiConnectionError):
         return None
-    if log.attempts > int(huyi_settings.QUEUE["RETRIES"]) or not tasks.can_defer():
+    if log.attempts > huyi_settings.QUEUE["RETRIES"] or not tasks.can_defer():
         return None
     return tasks.retry_delay(log.attempts)
 
@@ -482,12 +482,12 @@ def requeue(*, older_than: float | None = None, limit: int | None = None) -> Req
     """
     from . import tasks
 
-    older_than = float(huyi_settings.QUEUE["STALE_AFTER"] if older_than is None else older_than)
+    older_than = huyi_settings.QUEUE["STALE_AFTER"] if older_than is None else older_than
     handed_out = unknown = 0
     while limit is None or handed_out + unknown < limit:
         now = timezone.now()
         cutoff = now - timedelta(seconds=older_than)
-        chunk = int(huyi_settings.QUEUE["BATCH_SIZE"])
+        chunk = huyi_settings.QUEUE["BATCH_SIZE"]
         if limit is not None:
             chunk = min(chunk, limit - handed_out - unknown)
         stale = Q(claimed_at__isnull=True, dispatched_at__lt=cutoff) | Q(claimed_at__lt=cutoff)

@@ -152,7 +152,7 @@ def retry_delay(attempt: int) -> float:
     connect retries (it counts consecutive errors from its history).
     """
     config = huyi_settings.QUEUE
-    policy = Retry(total=None, backoff_factor=float(config["RETRY_BACKOFF"]) / 2, backoff_max=float(config["RETRY_BACKOFF_MAX"]))
+    policy = Retry(total=None, backoff_factor=config["RETRY_BACKOFF"] / 2, backoff_max=config["RETRY_BACKOFF_MAX"])
     history = tuple(RequestHistory("POST", None, None, None, None) for _ in range(max(1, attempt) + 1))
     return policy.new(history=history).get_backoff_time()
 
@@ -164,7 +164,7 @@ def dispatch(pks: Sequence[int], *, delay: float | None = None) -> None:
     the rows stay queued and ``huyi_requeue`` hands them out later.
     """
     pks = [int(pk) for pk in pks]
-    size = max(1, int(huyi_settings.QUEUE["BATCH_SIZE"]))
+    size = huyi_settings.QUEUE["BATCH_SIZE"]
     for start in range(0, len(pks), size):
         batch = pks[start : start + size]
         try:

@@ -74,7 +74,7 @@ class SendCodeMixin(_FormView):
         sent = send_form.send_code()
         form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
         context = self.get_context_data(form=form, send_form=send_form, code_sent=sent)
-        context["resend_in"] = int(huyi_settings.OTP["RESEND_INTERVAL"]) if sent else send_form.retry_after
+        context["resend_in"] = huyi_settings.OTP["RESEND_INTERVAL"] if sent else send_form.retry_after
         return self.render_to_response(context)
 
     def unbound_form(self, initial: dict[str, Any]) -> Any:
@@ -84,7 +84,7 @@ class SendCodeMixin(_FormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("send_code_name", SEND_CODE)
-        context.setdefault("code_ttl_minutes", max(1, int(huyi_settings.OTP["TTL"]) // 60))
+        context.setdefault("code_ttl_minutes", max(1, huyi_settings.OTP["TTL"] // 60))
         context.setdefault("challenge_form", get_adapter().get_challenge_form(self.request))
         return context
 

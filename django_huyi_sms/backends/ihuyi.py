@@ -36,7 +36,7 @@ class IhuyiBackend(BaseSmsBackend):
 
     def client(self, product: str) -> IhuyiClient:
         config: ProductConfig = huyi_settings.product(product)
-        retries = int(huyi_settings.CONNECT_RETRIES)
+        retries = huyi_settings.CONNECT_RETRIES
         client = _clients.get((config, retries))
         if client is None:
             client = IhuyiClient(

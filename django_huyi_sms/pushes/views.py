@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 
 from .. import receipts
 from ..provider import check_product
-from .auth import PushRefused, authenticate_push, client_ip
+from .auth import PushRefused, authenticate_push
 from .parsing import PushInvalid, parse_receipt, parse_reply, parse_template
 
 logger = logging.getLogger("django_huyi_sms.pushes")
@@ -90,7 +90,7 @@ class PushView(APIView):
         try:
             authenticate_push(request._request)
         except PushRefused as refused:
-            logger.warning("refused %s push from %s: %s", self.kind, client_ip(request._request), refused.reason)
+            logger.warning("refused %s push from %s: %s", self.kind, refused.caller or "?", refused.reason)
             raise drf_exceptions.PermissionDenied(refused.reason) from None
         self._check_body(request)
 

@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         older_than = _seconds(options["older_than"]) if options["older_than"] is not None else None
         limit = _count(options["limit"]) if options["limit"] is not None else None
-        if older_than is not None and older_than <= float(huyi_settings.TIMEOUT):
+        if older_than is not None and older_than <= huyi_settings.TIMEOUT:
             raise CommandError(
                 f"--older-than: {older_than:g} s is not longer than TIMEOUT ({huyi_settings.TIMEOUT} s): "
                 "a message still being sent would be marked unknown"
