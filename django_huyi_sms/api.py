@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import flows
+from . import flows, purposes
 from .conf import huyi_settings
 from .exceptions import HuyiError
 from .problems import describe
@@ -33,7 +33,7 @@ __all__ = ["RequestCodeSerializer", "VerifyCodeSerializer", "OtpRequestView", "O
 
 class RequestCodeSerializer(serializers.Serializer):
     mobile = serializers.CharField(max_length=32)
-    purpose = serializers.ChoiceField(choices=flows.FLOW_PURPOSES, default=flows.LOGIN)
+    purpose = serializers.ChoiceField(choices=purposes.ALL, default=flows.LOGIN)
 
 
 class VerifyCodeSerializer(RequestCodeSerializer):

@@ -19,16 +19,15 @@ from django.http import HttpRequest
 from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
-from .provider import mask_mobile
 from .exceptions import InvalidCode, NotSignedIn, OtpError
 from .models import OtpRecord
+from .provider import mask_mobile
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
 
 __all__ = [
     "LOGIN",
     "PASSWORD_RESET",
     "VERIFY_PHONE",
-    "FLOW_PURPOSES",
     "send_code",
     "authenticate_code",
     "sign_in",
@@ -41,7 +40,6 @@ __all__ = [
 logger = logging.getLogger("django_huyi_sms.flows")
 
 LOGIN, PASSWORD_RESET, VERIFY_PHONE = purposes.LOGIN, purposes.PASSWORD_RESET, purposes.VERIFY_PHONE
-FLOW_PURPOSES = purposes.ALL
 
 
 def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
@@ -55,8 +53,8 @@ def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
     for ``verify_phone`` the provider's ``HuyiApiError``, and ``ValueError`` for an
     unknown purpose.
     """
-    if purpose not in FLOW_PURPOSES:
-        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(FLOW_PURPOSES)}")
+    if purpose not in purposes.ALL:
+        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(purposes.ALL)}")
     if purpose == VERIFY_PHONE and not request.user.is_authenticated:
         raise NotSignedIn()
     check_rate(request, REQUEST_CODE)
@@ -87,7 +85,7 @@ def sign_in(request: HttpRequest, mobile: str, code: str, *, session: bool = Tru
     """
     user = authenticate_code(request, mobile, code)
     if session:
-        login(request, user, backend=BACKEND_PATH)
+        login(request, user, backend=BACKEND_PATH)  # type: ignore[arg-type]  # any user model, as Django's login takes
     return user
 
 
@@ -97,7 +95,7 @@ def api_token(user: AbstractBaseUser) -> str | None:
         return None
     from rest_framework.authtoken.models import Token
 
-    token, _created = Token.objects.get_or_create(user=user)
+    token, _created = Token.objects.get_or_create(user_id=user.pk)
     return token.key
 
 

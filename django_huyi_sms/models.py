@@ -11,6 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import purposes
 from .conf import huyi_settings
 from .exceptions import CodeExpired, DailyLimitReached, InvalidCode, ReceiptCode, ResendTooSoon, TooManyAttempts
 from .provider import mask_mobile
@@ -68,7 +69,7 @@ class SmsLog(models.Model):
     provider_msg = models.CharField(_("provider message"), max_length=255, blank=True, default="")
     receipt_code = models.CharField(_("receipt code"), max_length=32, blank=True, default="")
     receipt_msg = models.CharField(_("receipt message"), max_length=255, blank=True, default="")
-    purpose = models.CharField(_("purpose"), max_length=32, blank=True, default="")
+    purpose = models.CharField(_("purpose"), max_length=purposes.MAX_LENGTH, blank=True, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),
@@ -316,7 +317,7 @@ class OtpRecord(models.Model):
         FAILED = "failed", _("Could not be sent")
 
     mobile = models.CharField(_("mobile"), max_length=32)
-    purpose = models.CharField(_("purpose"), max_length=32)
+    purpose = models.CharField(_("purpose"), max_length=purposes.MAX_LENGTH)
     code_hash = models.CharField(max_length=64, editable=False)
     salt = models.CharField(max_length=32, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)

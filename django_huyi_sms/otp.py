@@ -42,7 +42,6 @@ from django.views.decorators.debug import sensitive_variables
 from . import purposes, signals, tasks
 from .adapter import get_adapter
 from .client_address import client_ip
-from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
     HuyiApiError,
@@ -51,14 +50,12 @@ from .exceptions import (
     TooManyAttempts,
 )
 from .models import OtpRecord, OtpThrottle
+from .provider import mask_mobile
 from .sending import send_sms
 
-__all__ = ["PURPOSES", "request_code", "request_code_for_account", "send_code", "verify_code"]
+__all__ = ["request_code", "request_code_for_account", "send_code", "verify_code"]
 
 logger = logging.getLogger("django_huyi_sms.otp")
-
-#: The purposes the app's own flows use (``purposes.py``); any short label works.
-PURPOSES = purposes.ALL
 
 _HMAC_SALT = "django_huyi_sms.otp"
 
@@ -77,8 +74,8 @@ def _new_code() -> str:
 
 def _check_purpose(purpose: str) -> str:
     purpose = str(purpose or "").strip()
-    if not purpose or len(purpose) > 32:
-        raise ValueError("purpose must be a label of 1 to 32 characters")
+    if not purpose or len(purpose) > purposes.MAX_LENGTH:
+        raise ValueError(f"purpose must be a label of 1 to {purposes.MAX_LENGTH} characters")
     return purpose
 
 
@@ -315,8 +312,8 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
             # The answer speaks of the latest code: live[0], unless a concurrent try just used or killed it.
             error = TooManyAttempts() if live and live[0].status == OtpRecord.Status.LOCKED else InvalidCode()
     # The wrong try is committed (not rolled back with the exception) before it is raised.
-    if error is not None:
-        raise error
+    if error is not None or record is None:
+        raise error or InvalidCode()
     if user is None or not getattr(user, "is_authenticated", False):
         user = adapter.get_user_by_mobile(record.mobile)
     signals.otp_verified.send(sender=OtpRecord, record=record, user=user)

@@ -8,3 +8,6 @@ VERIFY_PHONE = "verify_phone"
 ALL = (LOGIN, PASSWORD_RESET, VERIFY_PHONE)
 #: The purposes whose flows never tell whether a number has an account.
 FOR_ACCOUNTS = (LOGIN, PASSWORD_RESET)
+
+#: A purpose is a short label: at most this many characters (the log's and the records' column).
+MAX_LENGTH = 32

@@ -40,10 +40,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import optouts, signals
-from .provider import mask_mobile
 from .conf import huyi_settings
 from .exceptions import ReceiptCode
 from .models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
+from .provider import mask_mobile
 
 __all__ = [
     "ReceiptEvent",

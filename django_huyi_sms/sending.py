@@ -1,4 +1,4 @@
-"""Sending: validate, record an ``SmsLog`` row, hand to the backend (now or through the queue), record the outcome, signal.
+"""Sending: validate, record an ``SmsLog`` row, hand to the backend (now or through the queue), record, signal.
 
 This is the only module that writes ``SmsLog`` rows for sends and ``SmsTemplate``
 rows for template submissions. Views, forms, commands and admin actions call it.
@@ -30,9 +30,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import optouts, receipts, signals, statements, validation
+from . import optouts, purposes, receipts, signals, statements, validation
 from .backends import OutgoingSms, get_backend
-from .provider import SubmitResult, check_product, mask_mobile
 from .conf import huyi_settings
 from .exceptions import (
     BLACKLIST_CODES,
@@ -43,6 +42,7 @@ from .exceptions import (
     error_for_code,
 )
 from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
+from .provider import SubmitResult, check_product, mask_mobile
 
 __all__ = [
     "prepare_message",
@@ -174,7 +174,7 @@ def _new_row(
     start (should the process die mid-send, the row becomes ``unknown``, never
     sent again). ``dispatched``: it goes to the task queue.
     """
-    purpose = validation.validate_purpose(purpose, max_length=_PURPOSE_LENGTH)
+    purpose = validation.validate_purpose(purpose)
     now = timezone.now()
     values = {
         "product": message.product,
@@ -198,9 +198,6 @@ def _new_row(
         **extra,
     }
     return statements.insert_row(values)
-
-
-_PURPOSE_LENGTH = SmsLog._meta.get_field("purpose").max_length
 
 
 def _redacted(content: str, secrets: Sequence[str]) -> str:
@@ -327,7 +324,9 @@ def _record_unknown(log: SmsLog, reason: str, *, statuses: Iterable[str] = (Stat
     old_status = log.status
     changes = {"status": Status.UNKNOWN, "provider_msg": reason[:255], "updated_at": timezone.now()}
     written, waiting = _write(log, changes, statuses=statuses)
-    logger.warning("SMS %s to %s: outcome unknown (%s); it will not be sent again", log.pk, mask_mobile(log.mobile), reason)
+    logger.warning(
+        "SMS %s to %s: outcome unknown (%s); it will not be sent again", log.pk, mask_mobile(log.mobile), reason
+    )
     if not written:
         return False
     try:
@@ -352,9 +351,10 @@ def send_queued(pks: Sequence[int]) -> int:
     chunk's acceptances recorded together (one UPDATE): two commits per chunk
     instead of one per message. Should the worker die mid-chunk, the chunk's
     rows are claimed and unfinished, so ``huyi_requeue`` marks them unknown (at
-    most ``CLAIM_CHUNK`` messages), never sent again. A send that reached nobody (``HuyiConnectionError``) is handed back to the queue
-    with backoff while ``QUEUE["RETRIES"]`` allow and the runner can defer;
-    otherwise it is recorded as failed.
+    most ``CLAIM_CHUNK`` messages), never sent again. A send that reached
+    nobody (``HuyiConnectionError``) is handed back to the queue with backoff
+    while ``QUEUE["RETRIES"]`` allow and the runner can defer; otherwise it is
+    recorded as failed.
     """
     from . import tasks
 
@@ -408,7 +408,8 @@ def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> N
         if log.pk not in taken:
             _record_submitted(log, result)
             continue
-        log.status, log.smsid, log.provider_code, log.provider_msg = Status.SUBMITTED, result.smsid, ResultCode.ACCEPTED, result.msg[:255]
+        log.status, log.smsid = Status.SUBMITTED, result.smsid
+        log.provider_code, log.provider_msg = ResultCode.ACCEPTED, result.msg[:255]
         log.submitted_at = log.updated_at = now
         logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
         signals.sms_sent.send(sender=SmsLog, log=log)
@@ -457,7 +458,9 @@ def _release(log: SmsLog, delay: float, error: HuyiApiError) -> bool:
         updated_at=now,
     )
     if released:
-        logger.info("SMS %s to %s not sent (%s); retry %d in %.0fs", log.pk, mask_mobile(log.mobile), error, log.attempts, delay)
+        logger.info(
+            "SMS %s to %s not sent (%s); retry %d in %.0fs", log.pk, mask_mobile(log.mobile), error, log.attempts, delay
+        )
     return bool(released)
 
 
@@ -578,10 +581,8 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
     and not confirmed. Invalid input raises the provider's exception class
     before anything is written, as in ``send_sms``.
     """
-    from .otp import PURPOSES  # otp.py imports this module: import at call time
-
     allowed = RESENDABLE_STATUSES + ((Status.UNKNOWN,) if confirm_unknown else ())
-    if log.purpose in PURPOSES or OtpRecord.objects.filter(sms_log_id=log.pk).exists():
+    if log.purpose in purposes.ALL or OtpRecord.objects.filter(sms_log_id=log.pk).exists():
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
     message = _checked(log.mobile, log.content, log.product)
     with transaction.atomic():

@@ -15,6 +15,7 @@ import re
 
 import emoji
 
+from . import purposes
 from .exceptions import HuyiContentError, ResultCode, error_for_code
 
 __all__ = [
@@ -281,7 +282,7 @@ def validate_template(content: str) -> str:
     return content
 
 
-def validate_purpose(purpose: str | None, *, max_length: int) -> str:
+def validate_purpose(purpose: str | None, *, max_length: int = purposes.MAX_LENGTH) -> str:
     """Check the label a send is logged with; return it (``""`` for ``None``).
 
     The purpose is ours, not the provider's, so a bad one is a programming

@@ -4,9 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import validation
+from ... import purposes, validation
 from ...exceptions import HuyiError, HuyiTransportError
-from ...models import SmsLog
 from ...provider import PRODUCTS
 from ...sending import send_sms
 
@@ -21,14 +20,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--purpose",
             default="",
-            help=f"a label stored on the log row (at most {SmsLog._meta.get_field('purpose').max_length} characters)",
+            help=f"a label stored on the log row (at most {purposes.MAX_LENGTH} characters)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # send_sms() refuses a bad purpose with a ValueError (a programming error in code);
         # from the shell it is a bad argument, so check it here and say so plainly.
         try:
-            validation.validate_purpose(options["purpose"], max_length=SmsLog._meta.get_field("purpose").max_length)
+            validation.validate_purpose(options["purpose"])
         except ValueError as exc:
             raise CommandError(f"not sent: --purpose: {exc}") from None
         try:
