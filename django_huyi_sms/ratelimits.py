@@ -1,7 +1,7 @@
 """Per-IP limits on the code views and API, counted by django-ratelimit.
 
-The per-number limits (``RESEND_INTERVAL``, ``DAILY_LIMIT``) live in ``otp.py``
-and hold in the database; these stop one address from walking through many
+The per-number limits (``RESEND_INTERVAL``, ``DAILY_LIMIT``) are ``OtpThrottle``'s
+(``models.py``) and hold in the database; these stop one address from walking through many
 numbers (SMS bombing) or many codes (guessing). Rates come from
 ``HUYI_SMS["RATELIMITS"]``; django-ratelimit counts in the cache named by
 Django's ``RATELIMIT_USE_CACHE``. The address is

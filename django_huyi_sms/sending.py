@@ -26,16 +26,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from . import optouts, purposes, receipts, signals, statements, validation
-from .backends import OutgoingSms, get_backend
+from .backends import BaseSmsBackend, OutgoingSms, get_backend
 from .conf import huyi_settings
 from .exceptions import (
     BLACKLIST_CODES,
     HuyiApiError,
+    HuyiConfigurationError,
     HuyiConnectionError,
     HuyiTransportError,
     ResultCode,
@@ -222,10 +224,19 @@ def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -
     return log
 
 
+def _send_one(message: OutgoingSms, backend: BaseSmsBackend | None = None) -> SubmitResult:
+    """``backend.send(message)``, with settings ``manage.py check`` reports as wrong raised as what they
+    are: a ``HuyiConfigurationError`` found before anything left (failed, not unknown)."""
+    try:
+        return (backend or get_backend()).send(message)
+    except ImproperlyConfigured as error:
+        raise HuyiConfigurationError(None, detail=str(error)) from error
+
+
 def _attempt(log: SmsLog, message: OutgoingSms) -> HuyiApiError | None:
     """Send ``message``; record an acceptance, return a failure for the caller to record or retry."""
     try:
-        result = get_backend().send(message)
+        result = _send_one(message)
     except HuyiApiError as error:
         error.log = log
         return error
@@ -368,7 +379,7 @@ def send_queued(pks: Sequence[int]) -> int:
             attempted += 1
             message = OutgoingSms(product=log.product, mobile=log.mobile, content=log.content, parts=log.parts)
             try:
-                accepted.append((log, backend.send(message)))
+                accepted.append((log, _send_one(message, backend)))
                 continue
             except HuyiApiError as caught:
                 error = caught

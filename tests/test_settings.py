@@ -426,3 +426,18 @@ def test_manage_py_check_reports_a_bad_setting_without_a_traceback(tmp_path, huy
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert expected in done.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mistake, named", [({"TIMEOUT": -1}, "TIMEOUT"), ({"APIKEY": "k"}, "APIKEY")])
+def test_a_send_with_settings_the_check_reports_fails_as_nothing_sent(mistake, named):
+    """The wrong setting is found before any request leaves: the row is failed, not unknown."""
+    from django_huyi_sms import send_sms
+    from django_huyi_sms.exceptions import HuyiConfigurationError
+    from django_huyi_sms.models import SmsLog
+
+    broken = {"ACCOUNT": "C1", "API_KEY": "k", "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend", **mistake}
+    with override_settings(HUYI_SMS=broken), pytest.raises(HuyiConfigurationError, match=named):
+        send_sms("13800138000", "您的验证码是：1234。请不要把验证码泄露给其他人。")
+    log = SmsLog.objects.get()
+    assert log.status == SmsLog.Status.FAILED and named in log.provider_msg
