@@ -54,7 +54,7 @@ bench: $(STAMP)
 	@if [ -z "$$DATABASE_URL" ] && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/test; fi; \
 	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_bench}; \
-	$(PY) -m pytest benchmarks -s $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks -s --timeout=0 $(PYTEST_ARGS)
 
 messages: $(STAMP)
 	cd django_huyi_sms && ../$(PY) -m django makemessages -l zh_Hans -l en --settings=tests.settings --pythonpath=..

@@ -150,7 +150,7 @@ class Rounds:
 
     def ratio(self, name: str, against: str) -> tuple[float, float, float]:
         """Median, low and high of the round-by-round ratio ``name`` / ``against``."""
-        ratios = sorted(a / b for a, b in zip(self.results[name], self.results[against]))
+        ratios = sorted(a / b for a, b in zip(self.results[name], self.results[against], strict=True))
         return statistics.median(ratios), ratios[0], ratios[-1]
 
 

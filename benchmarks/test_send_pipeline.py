@@ -20,7 +20,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -68,7 +68,7 @@ def test_the_send_pipeline_against_bare_and_hand_written_sends():
             skipped.append("worker scaling: needs PostgreSQL and Redis")
     finally:
         provider.stop()
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
               "sends": sends, "workers": workers, "skipped": skipped}
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "bench-send.json").write_text(json.dumps(report, indent=2))
@@ -145,9 +145,9 @@ def _svg_workers(workers: dict) -> str:
             'stroke-dasharray="4 3"/>'
         )
         parts.append(f'<text x="{left + plot_w - 4}" y="{y(value) - 4:.1f}" text-anchor="end" fill="{colour}">{label}</text>')
-    points = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in zip(counts, values))
+    points = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in zip(counts, values, strict=True))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#0d6efd" stroke-width="2"/>')
-    for count, value in zip(counts, values):
+    for count, value in zip(counts, values, strict=True):
         parts.append(f'<circle cx="{x(count):.1f}" cy="{y(value):.1f}" r="3.5" fill="#0d6efd"/>')
         parts.append(f'<text x="{x(count):.1f}" y="{y(value) - 8:.1f}" text-anchor="middle">{value:.0f}/s</text>')
         parts.append(f'<text x="{x(count):.1f}" y="{height - bottom + 16}" text-anchor="middle">{count}</text>')

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from benchmarks.harness import ROOT, drop_pg_database, setup_django
 from benchmarks.send_bench import CONTENT, bare_loop
@@ -50,7 +51,8 @@ def main() -> None:
 
 
 def _start_workers(count: int, env: dict[str, str], queue: str) -> list[subprocess.Popen]:
-    logs = [tempfile.NamedTemporaryFile(prefix="huyi-bench-worker-", suffix=".log") for _ in range(count)]
+    # Kept open (and so on disk) while the workers run: closed with them, at the end of the process.
+    logs = [tempfile.NamedTemporaryFile(prefix="huyi-bench-worker-", suffix=".log") for _ in range(count)]  # noqa: SIM115
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "benchmarks.celery_app", "worker", "--pool", "solo",
@@ -62,17 +64,17 @@ def _start_workers(count: int, env: dict[str, str], queue: str) -> list[subproce
     ]
     deadline = time.monotonic() + 60
     for log in logs:  # each is ready when it says so (its log goes to a file: a pipe would fill and stall it)
-        while b" ready." not in open(log.name, "rb").read():
+        while b" ready." not in Path(log.name).read_bytes():
             if time.monotonic() > deadline:
                 raise RuntimeError("a worker did not start within 60 s")
             time.sleep(0.05)
-    for worker, log in zip(workers, logs):
+    for worker, log in zip(workers, logs, strict=True):
         worker.log = log  # type: ignore[attr-defined]  kept open (and so on disk) while it runs
     return workers
 
 
 def _peak_rss_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0

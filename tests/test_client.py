@@ -97,7 +97,7 @@ def test_connection_refused_is_a_transport_error():
 
 def test_a_slow_provider_times_out(fake_provider):
     fake_provider.delay = 1.0
-    with pytest.raises(HuyiTransportError, match="no answer within 0.2s"):
+    with pytest.raises(HuyiTransportError, match=r"no answer within 0\.2s"):
         client_for(fake_provider, timeout=0.2).submit("13800138000", "hello")
 
 
@@ -299,7 +299,7 @@ def test_the_ca_bundle_named_in_the_environment_is_trusted_as_requests_would(tls
     """REQUESTS_CA_BUNDLE (a company's own CA, say) is honoured like requests.Session.request() honours it."""
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    with pytest.raises(HuyiConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+    with pytest.raises(HuyiConnectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         IhuyiClient("C12345678", SECRET, tls_provider.url).submit("13800138000", "hello")
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_provider.cert)

@@ -59,7 +59,7 @@ def test_huyi_send_refused_by_the_provider(fake_provider):
 
 @pytest.mark.parametrize("purpose", ["p" * 33, "p" * 60])
 def test_huyi_send_refuses_a_purpose_too_long_for_the_log(purpose):
-    with pytest.raises(CommandError, match="--purpose: purpose is .* at most 32"):
+    with pytest.raises(CommandError, match=r"--purpose: purpose is .* at most 32"):
         run("huyi_send", "13800138000", "您的验证码是：1234。", "--purpose", purpose)
     assert SmsLog.objects.count() == 0 and django_huyi_sms.outbox == []
 

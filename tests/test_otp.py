@@ -14,6 +14,7 @@ from django_huyi_sms import otp, signals
 from django_huyi_sms.exceptions import (
     CodeExpired,
     DailyLimitReached,
+    HuyiRateLimitError,
     HuyiRecipientError,
     InvalidCode,
     ResendTooSoon,
@@ -134,7 +135,7 @@ def test_a_failed_send_does_not_count(fake_provider):
     fake_provider.answer_json(code=4085, msg="同一手机号验证码短信发送超出【5】条", smsid="0")
     settings = {"ACCOUNT": "C1", "API_KEY": "k", "API_URL": fake_provider.url,
                 "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend"}
-    with override_settings(HUYI_SMS=settings), pytest.raises(Exception):
+    with override_settings(HUYI_SMS=settings), pytest.raises(HuyiRateLimitError):
         otp.request_code(MOBILE)
     assert OtpRecord.objects.get().status == "failed"
     assert OtpThrottle.objects.get().sent_today == 0

@@ -10,8 +10,8 @@ import pytest
 from django.test import override_settings
 
 import django_huyi_sms
-from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms import signals
+from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms.models import SmsLog, StatusReceipt
 from django_huyi_sms.receipts import ReceiptEvent, apply_receipt
 

@@ -44,22 +44,19 @@ def queued_batches(backend):
 
 
 def test_the_row_is_queued_and_sent_only_once_the_transaction_commits(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            log = django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT, purpose="notice")
-            assert SmsLog.objects.get(pk=log.pk).status == SmsLog.Status.QUEUED
-            assert django_huyi_sms.outbox == []  # nothing leaves before the commit
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        log = django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT, purpose="notice")
+        assert SmsLog.objects.get(pk=log.pk).status == SmsLog.Status.QUEUED
+        assert django_huyi_sms.outbox == []  # nothing leaves before the commit
     log.refresh_from_db()
     assert (log.status, log.attempts, log.purpose) == ("submitted", 1, "notice")
     assert [m.mobile for m in django_huyi_sms.outbox] == [MOBILE]
 
 
 def test_a_rollback_sends_nothing(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(ZeroDivisionError):
-            with transaction.atomic():
-                django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT)
-                1 / 0
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ZeroDivisionError), transaction.atomic():
+        django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT)
+        raise ZeroDivisionError("the caller's own work failed after queueing the SMS")
     assert SmsLog.objects.count() == 0
     assert django_huyi_sms.outbox == []
 
@@ -72,9 +69,8 @@ def test_bad_input_raises_before_anything_is_written():
 
 def test_rows_queued_in_one_transaction_go_out_in_batches(dummy_queue, django_capture_on_commit_callbacks):
     with override_settings(HUYI_SMS={"BACKEND": LOCMEM, "QUEUE": {"BATCH_SIZE": 4}}):
-        with django_capture_on_commit_callbacks(execute=True):
-            with transaction.atomic():
-                logs = [django_huyi_sms.enqueue_sms(f"1380013{n:04d}", CODE_TEXT) for n in range(10)]
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            logs = [django_huyi_sms.enqueue_sms(f"1380013{n:04d}", CODE_TEXT) for n in range(10)]
         assert [len(batch) for batch in queued_batches(dummy_queue)] == [4, 4, 2]
         assert set(SmsLog.objects.values_list("status", flat=True)) == {"queued"}
         assert run_queued_tasks(dummy_queue) == 3
@@ -162,7 +158,7 @@ def test_a_provider_refusal_is_final(dummy_queue, fake_provider, django_capture_
 
 def _age(log, seconds, **fields):
     past = timezone.now() - timedelta(seconds=seconds)
-    SmsLog.objects.filter(pk=log.pk).update(**{name: past for name in fields})
+    SmsLog.objects.filter(pk=log.pk).update(**dict.fromkeys(fields, past))
 
 
 def test_requeue_hands_out_what_no_worker_took_and_marks_unknown_what_one_left_mid_send(

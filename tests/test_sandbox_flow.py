@@ -143,7 +143,7 @@ def test_a_provider_that_retries_duplicates_and_reorders_loses_nothing(demo_site
     smsids = [f"9{n:08d}" for n in range(12)]
     mobiles = [f"1350013{n:04d}" for n in range(12)]
     outcomes = {smsid: ("2" if n % 3 else "0") for n, smsid in enumerate(smsids)}
-    pushes = {smsid: [receipt_fields(smsid, mobile=m, code=outcomes[smsid])] * 3 for smsid, m in zip(smsids, mobiles)}
+    pushes = {smsid: [receipt_fields(smsid, mobile=m, code=outcomes[smsid])] * 3 for smsid, m in zip(smsids, mobiles, strict=True)}
     early = set(smsids[::2])
     pusher = Pusher(retry_scale=0.01)
     records = []
@@ -178,7 +178,7 @@ def test_a_provider_that_retries_duplicates_and_reorders_loses_nothing(demo_site
             finally:
                 receipts.apply_receipt = original
                 pusher.close()
-    for log, smsid in zip(logs, smsids):
+    for log, smsid in zip(logs, smsids, strict=True):
         log.refresh_from_db()
         assert log.status == ("delivered" if outcomes[smsid] == "2" else "undelivered"), smsid
         assert not log.receipt_waiting

@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 
 import django_huyi_sms
-from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms import signals
+from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms.exceptions import (
     HuyiAccountError,
     HuyiContentError,
@@ -106,9 +106,8 @@ def test_a_purpose_of_32_characters_is_stored_whole():
 
 def test_provider_refusal_is_recorded_and_raised(fake_provider):
     fake_provider.answer_json(code=4051, msg="剩余条数不足", smsid="0")
-    with ihuyi_at(fake_provider.url), Catcher(signals.sms_failed) as failed:
-        with pytest.raises(HuyiAccountError):
-            django_huyi_sms.send_sms("13800138000", CODE_TEXT)
+    with ihuyi_at(fake_provider.url), Catcher(signals.sms_failed) as failed, pytest.raises(HuyiAccountError):
+        django_huyi_sms.send_sms("13800138000", CODE_TEXT)
     log = SmsLog.objects.get()
     assert (log.status, log.provider_code, log.provider_msg, log.smsid) == ("failed", 4051, "剩余条数不足", "")
     assert len(failed.calls) == 1

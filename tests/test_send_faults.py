@@ -63,7 +63,7 @@ def the_row():
         ("reply", http_reply('{"code":2,"msg":"ok","smsid":"12\\u000034"}'), "not an smsid"),
         ("reply", http_reply('{"code":2,"msg":"ok","smsid":1.5e30}'), "not an smsid"),
         ("reply", http_reply('{"code":2,"msg":"ok","smsid":"0"}'), "no smsid"),
-        ("reply", http_reply('{"code":%d,"msg":"ok","smsid":"1"}' % 2**40), "code is out of range"),
+        ("reply", http_reply(f'{{"code":{2**40},"msg":"ok","smsid":"1"}}'), "code is out of range"),
         ("reply", http_reply('{"code":-2,"msg":"ok","smsid":"1"}'), "code is out of range"),
         ("reply", http_reply("<html>gateway</html>", status="200 OK"), "expected <SubmitResult>"),
     ],
@@ -83,7 +83,7 @@ def test_a_drip_fed_answer_is_cut_off_at_the_deadline(faulty):
     """A byte every 0.2 s never trips a per-read timeout; the exchange's deadline still holds."""
     faulty.mode, faulty.drip_interval = "drip", 0.2
     started = time.monotonic()
-    with pytest.raises(HuyiTransportError, match="no answer within 1.0s"):
+    with pytest.raises(HuyiTransportError, match=r"no answer within 1\.0s"):
         send(faulty.url, timeout=1.0)
     assert time.monotonic() - started < 1.8
     assert the_row().status == SmsLog.Status.UNKNOWN
@@ -124,7 +124,7 @@ def test_a_connect_timeout_fails_within_timeout():
     blackhole = Blackhole()
     try:
         started = time.monotonic()
-        with pytest.raises(HuyiConnectionError, match="could not connect within 0.5s"):
+        with pytest.raises(HuyiConnectionError, match=r"could not connect within 0\.5s"):
             send(blackhole.url, timeout=0.5)
         assert time.monotonic() - started < 1.2  # retries included: they share the deadline
     finally:
@@ -143,7 +143,7 @@ def test_a_tls_failure_fails_as_nothing_sent(faulty):
 def test_a_redirect_is_not_followed_and_the_form_goes_nowhere_else(faulty, fake_provider):
     """A 307 would re-post the form (in plain mode, the APIKEY itself) to wherever it points."""
     faulty.reply = http_reply("", status="307 Temporary Redirect", headers=(f"Location: {fake_provider.url}",))
-    with pytest.raises(HuyiConfigurationError, match="HTTP 307 redirect to .* not followed"):
+    with pytest.raises(HuyiConfigurationError, match=r"HTTP 307 redirect to .* not followed"):
         send(faulty.url, SIGN_MODE="plain")
     assert fake_provider.requests == []
     assert the_row().status == SmsLog.Status.FAILED

@@ -26,7 +26,7 @@ def test_defaults_match_the_design():
         assert huyi_settings.API_URL == "https://106.ihuyi.com/webservice/sms.php"
         assert huyi_settings.SIGN_MODE == "dynamic"
         assert huyi_settings.TIMEOUT == 10
-        assert huyi_settings.OTP == DEFAULTS["OTP"]
+        assert DEFAULTS["OTP"] == huyi_settings.OTP
         assert huyi_settings.CALLBACK_TOKEN == ""
         assert huyi_settings.RETENTION_DAYS == 180
 
