@@ -171,8 +171,7 @@ def _local_name(tag: str) -> str:
 
 
 def _excerpt(text: str, limit: int = 120) -> str:
-    text = validation.printable(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return validation.excerpt(validation.printable(" ".join(text.split())), limit)
 
 
 def _int_field(fields: Mapping[str, str], name: str, *, maximum: int = _MAX_COUNT) -> int:

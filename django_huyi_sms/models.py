@@ -11,7 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import purposes
+from . import purposes, validation
 from .conf import huyi_settings
 from .exceptions import CodeExpired, DailyLimitReached, InvalidCode, ReceiptCode, ResendTooSoon, TooManyAttempts
 from .provider import mask_mobile
@@ -170,8 +170,7 @@ class SmsTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        excerpt = self.content if len(self.content) <= 40 else self.content[:39] + "…"
-        return f"#{self.templateid or '-'} {excerpt}"
+        return f"#{self.templateid or '-'} {validation.excerpt(self.content, 40)}"
 
 
 class StatusReceipt(models.Model):
@@ -258,8 +257,7 @@ class UpstreamReply(models.Model):
         ]
 
     def __str__(self) -> str:
-        excerpt = self.content if len(self.content) <= 30 else self.content[:29] + "…"
-        return f"{mask_mobile(self.mobile)}: {excerpt}"
+        return f"{mask_mobile(self.mobile)}: {validation.excerpt(self.content, 30)}"
 
 
 class OptOut(models.Model):

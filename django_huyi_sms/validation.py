@@ -29,6 +29,7 @@ __all__ = [
     "prepare_mobile",
     "validate_content",
     "validate_purpose",
+    "excerpt",
     "validate_template",
     "count_parts",
     "find_signatures",
@@ -329,3 +330,8 @@ def printable(text: str) -> str:
     cannot be encoded at all) would make a write fail after the fact.
     """
     return _CONTROL.sub("\ufffd", text)
+
+
+def excerpt(text: str, length: int) -> str:
+    """``text`` cut to ``length`` characters, the last one an ellipsis when anything was cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"

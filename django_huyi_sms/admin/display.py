@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from .. import validation
 from ..models import SmsLog, SmsTemplate
 
 # Colours that read on the admin's light and dark themes alike (white text on a saturated fill).
@@ -64,4 +65,4 @@ def time_to_delivery(log: SmsLog) -> timedelta | None:
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    return validation.excerpt(text, length)
