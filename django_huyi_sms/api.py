@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from . import flows, purposes
 from .conf import huyi_settings
 from .exceptions import HuyiError
+from .privacy import PRIVATE_POST_PARAMETERS, private
 from .problems import describe
 
 __all__ = ["RequestCodeSerializer", "VerifyCodeSerializer", "OtpRequestView", "OtpVerifyView"]
@@ -53,8 +54,9 @@ class VerifyCodeSerializer(RequestCodeSerializer):
         return attrs
 
 
+@method_decorator(sensitive_post_parameters(*PRIVATE_POST_PARAMETERS), name="dispatch")
 class OtpApiView(APIView):
-    """Shared error handling: every failure is ``{"code": …, "detail": …}``."""
+    """Shared error handling: every failure is ``{"code": …, "detail": …}``; no number or code in error reports."""
 
     permission_classes = [AllowAny]
     # The limits that matter are ours (per number in otp.py, per IP in ratelimits.py).
@@ -86,6 +88,7 @@ class OtpApiView(APIView):
 class OtpRequestView(OtpApiView):
     """Send a code. Answers the same whether or not a sign-in or reset number has an account."""
 
+    @method_decorator(private)
     def post(self, request: Request) -> Response:
         data = self.valid_data(RequestCodeSerializer, request)
         flows.send_code(request, data["mobile"], data["purpose"])
@@ -102,10 +105,10 @@ class CsrfRequired(exceptions.PermissionDenied):
     default_code = "csrf_failed"
 
 
-@method_decorator(sensitive_post_parameters("code", "new_password"), name="dispatch")
 class OtpVerifyView(OtpApiView):
     """Check a code and do what its purpose is for: sign in, set a new password, or verify a phone."""
 
+    @method_decorator(private)
     def post(self, request: Request) -> Response:
         data = self.valid_data(VerifyCodeSerializer, request)
         purpose = data["purpose"]

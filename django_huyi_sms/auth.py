@@ -12,11 +12,13 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 
 from . import otp
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .exceptions import InvalidCode, OtpError
+from .privacy import private
 
 #: The dotted path Django's ``login()`` records for users this backend signed in.
 BACKEND_PATH = "django_huyi_sms.auth.SmsCodeBackend"
@@ -25,6 +27,7 @@ BACKEND_PATH = "django_huyi_sms.auth.SmsCodeBackend"
 class SmsCodeBackend(ModelBackend):
     """Authenticates ``mobile`` + ``code``; inactive users are refused like ModelBackend refuses them."""
 
+    @method_decorator(private)
     def authenticate(  # type: ignore[override]
         self,
         request: HttpRequest | None,

@@ -34,11 +34,23 @@ import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
+from typing import Any
 from datetime import datetime
 from urllib.parse import urlencode
 
 import requests
 import urllib3.exceptions
+
+try:
+    # Marks the frames that hold a number and a text for Django's error reports (no variable of
+    # theirs, or of the frames they call, is shown). The client itself does not need Django.
+    from django.views.decorators.debug import sensitive_variables
+
+    _private: Callable[[Callable[..., Any]], Callable[..., Any]] = sensitive_variables()
+except ImportError:  # pragma: no cover - used without Django: no Django report to keep them out of
+
+    def _private(function: Callable[..., Any]) -> Callable[..., Any]:
+        return function
 
 from . import transport, validation
 from .exceptions import (
@@ -253,6 +265,7 @@ class IhuyiClient:
 
     # -- the three methods ------------------------------------------------
 
+    @_private
     def submit(
         self,
         mobile: str | list[str],

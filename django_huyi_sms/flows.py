@@ -21,6 +21,7 @@ from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
 from .exceptions import InvalidCode, NotSignedIn, OtpError
 from .models import OtpRecord
+from .privacy import private
 from .provider import mask_mobile
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
 
@@ -42,6 +43,7 @@ logger = logging.getLogger("django_huyi_sms.flows")
 LOGIN, PASSWORD_RESET, VERIFY_PHONE = purposes.LOGIN, purposes.PASSWORD_RESET, purposes.VERIFY_PHONE
 
 
+@private
 def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
     """Ask for a ``purpose`` code to ``mobile``: what every "send code" button does.
 
@@ -63,6 +65,7 @@ def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
     return otp.request_code_for_account(mobile, purpose=purpose, request=request)
 
 
+@private
 def authenticate_code(request: HttpRequest, mobile: str, code: str) -> AbstractBaseUser:
     """The user a login code signs in (not signed in yet: ``LoginView`` or :func:`sign_in` does that).
 
@@ -77,6 +80,7 @@ def authenticate_code(request: HttpRequest, mobile: str, code: str) -> AbstractB
         raise
 
 
+@private
 def sign_in(request: HttpRequest, mobile: str, code: str, *, session: bool = True) -> AbstractBaseUser:
     """Check a login code and return its user, signed in to ``request``'s session if ``session``.
 
@@ -104,6 +108,7 @@ def token_auth_installed() -> bool:
     return apps.is_installed("rest_framework.authtoken")
 
 
+@private
 def reset_password(request: HttpRequest, mobile: str, code: str, new_password: str) -> AbstractBaseUser:
     """Set the password of ``mobile``'s account, given its ``password_reset`` code.
 
@@ -122,6 +127,7 @@ def reset_password(request: HttpRequest, mobile: str, code: str, new_password: s
     return user
 
 
+@private
 def verify_phone(request: HttpRequest, mobile: str, code: str) -> str:
     """Record ``mobile`` as the signed-in user's verified number, given its ``verify_phone`` code.
 

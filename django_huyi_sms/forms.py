@@ -13,6 +13,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +21,7 @@ from . import flows
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .exceptions import HuyiError, HuyiRecipientError
+from .privacy import private
 from .problems import describe
 
 __all__ = [
@@ -93,6 +95,7 @@ class _FlowForm(forms.Form):
             raise TypeError(f"{type(self).__name__} needs the request: {type(self).__name__}(request, data=…)")
         return self.request
 
+    @method_decorator(private)  # and the flow it runs
     def clean(self) -> dict[str, Any]:
         super().clean()
         if not self.errors:
@@ -121,6 +124,7 @@ class RequestCodeForm(_FlowForm):
         self.purpose = purpose
         super().__init__(request, *args, **kwargs)
 
+    @method_decorator(private)
     def send_code(self) -> bool:
         """Ask for the code if the form is valid; on refusal add the reason as an error. True if asked.
 

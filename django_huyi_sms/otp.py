@@ -37,7 +37,6 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.views.decorators.debug import sensitive_variables
 
 from . import purposes, signals, tasks
 from .adapter import get_adapter
@@ -50,6 +49,7 @@ from .exceptions import (
     TooManyAttempts,
 )
 from .models import OtpRecord, OtpThrottle
+from .privacy import private
 from .provider import mask_mobile
 from .sending import send_sms
 
@@ -85,6 +85,7 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     return client_ip(request) or None
 
 
+@private
 def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
     """Send a new code for ``purpose`` to ``mobile``; return its record (the code is not on it).
 
@@ -107,6 +108,7 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     return _issue(mobile, purpose, request, deliver=True, conceal=False)
 
 
+@private
 def request_code_for_account(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
     """Like :func:`request_code`, for sign-in and password reset: it never tells who has an account.
 
@@ -141,7 +143,7 @@ def request_code_for_account(mobile: str, *, purpose: str = "login", request: Ht
 _sleep = time.sleep
 
 
-@sensitive_variables("code")
+@private
 def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: bool | None, conceal: bool) -> OtpRecord:
     """Check and count the request, record a new code, and (if ``deliver``) send it.
 
@@ -175,7 +177,7 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
         raise
 
 
-@sensitive_variables("code")
+@private
 def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | None) -> OtpRecord:
     """Record a new code by its hash (none yet when ``code`` is empty: a worker makes it).
 
@@ -194,7 +196,7 @@ def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | N
     )
 
 
-@sensitive_variables("code")
+@private
 def _deliver(record: OtpRecord, code: str, *, deliver: bool, conceal: bool) -> OtpRecord:
     """Send ``record``'s code, or with ``deliver`` false keep it unsent: a code nobody has.
 
@@ -209,7 +211,7 @@ def _deliver(record: OtpRecord, code: str, *, deliver: bool, conceal: bool) -> O
     return record
 
 
-@sensitive_variables("code")
+@private
 def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
     """Send ``record``'s code; once it has left, it replaces the earlier one.
 
@@ -247,7 +249,7 @@ def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
     return record
 
 
-@sensitive_variables("code")
+@private
 def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | None:
     """Make, record and send the code of a record :func:`request_code` committed: a queued code's task.
 
@@ -275,7 +277,7 @@ def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | Non
         return record  # marked failed by _send; nobody is waiting for the exception
 
 
-@sensitive_variables("code")
+@private
 def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = None) -> OtpRecord:
     """Check ``code`` against the number's codes for ``purpose`` that may be on the phone; use it up if right.
 
@@ -349,7 +351,7 @@ def _live_records(mobile: str, purpose: str, now: datetime) -> list[OtpRecord]:
     )
 
 
-@sensitive_variables("code")
+@private
 def _matching(records: list[OtpRecord], code: str) -> OtpRecord | None:
     """The newest of ``records`` whose code ``code`` is, or ``None``.
 

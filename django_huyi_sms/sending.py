@@ -44,6 +44,7 @@ from .exceptions import (
     error_for_code,
 )
 from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
+from .privacy import private
 from .provider import SubmitResult, check_product, mask_mobile
 
 __all__ = [
@@ -75,6 +76,7 @@ CLAIM_CHUNK = 20
 _ANSWERABLE = (Status.QUEUED, Status.UNKNOWN)
 
 
+@private
 def prepare_message(mobile: str, content: str, *, product: str = "sms") -> OutgoingSms:
     """Validate and normalise a message for ``product`` as the provider would.
 
@@ -88,6 +90,7 @@ def prepare_message(mobile: str, content: str, *, product: str = "sms") -> Outgo
     return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
 
 
+@private
 def send_sms(
     mobile: str,
     content: str,
@@ -123,6 +126,7 @@ def send_sms(
     return log
 
 
+@private
 def enqueue_sms(
     mobile: str,
     content: str,
@@ -210,6 +214,7 @@ def _redacted(content: str, secrets: Sequence[str]) -> str:
     return content
 
 
+@private
 def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -> SmsLog:
     """Hand a claimed ``log``'s ``message`` to the backend and record what happened.
 
@@ -353,6 +358,7 @@ def _record_unknown(log: SmsLog, reason: str, *, statuses: Iterable[str] = (Stat
 # -- the queue's side: what a worker runs ----------------------------------------------------------
 
 
+@private
 def send_queued(pks: Sequence[int]) -> int:
     """Send the queued rows ``pks``: the body of the queue's task. Returns how many were attempted.
 
@@ -575,6 +581,7 @@ class NotResendable(ValueError):
 RESENDABLE_STATUSES = (Status.FAILED, Status.UNDELIVERED)
 
 
+@private
 def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
     """Send a failed or undelivered ``log`` again, as a new ``SmsLog`` row whose ``resent_from`` is ``log``.
 

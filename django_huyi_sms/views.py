@@ -27,6 +27,7 @@ from . import flows
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
+from .privacy import PRIVATE_POST_PARAMETERS
 from .provider import mask_mobile
 
 __all__ = [
@@ -43,7 +44,7 @@ SEND_CODE = "send_code"
 RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
 
 _protected = [
-    sensitive_post_parameters("code", "new_password1", "new_password2"),
+    sensitive_post_parameters(*PRIVATE_POST_PARAMETERS),
     csrf_protect,
     never_cache,
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..exceptions import ResultCode
-from ..provider import BalanceResult, SubmitResult, TemplateResult
+from ..provider import BalanceResult, SubmitResult, TemplateResult, mask_mobile
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,9 @@ class OutgoingSms:
     """A message ready to hand to a backend: already validated and normalised by ``sending.py``.
 
     ``mobile`` is the provider's ``mobile`` field: one number, or for the
-    marketing product several, comma-separated.
+    marketing product several, comma-separated. Its ``repr`` (what error
+    reports and debuggers print) shows the numbers masked and not the text,
+    which may carry a one-time code.
     """
 
     product: str
@@ -29,6 +31,13 @@ class OutgoingSms:
     @property
     def mobiles(self) -> list[str]:
         return self.mobile.split(",")
+
+    def __repr__(self) -> str:
+        mobiles = ",".join(mask_mobile(mobile) for mobile in self.mobiles)
+        return (
+            f"{self.__class__.__name__}(product={self.product!r}, mobile={mobiles!r}, "
+            f"content=<{len(self.content)} characters>, parts={self.parts}, stime={self.stime!r})"
+        )
 
 
 class BaseSmsBackend:
