@@ -7,12 +7,13 @@ captcha), the text of the code message, how a number is normalised.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -116,12 +117,33 @@ class HuyiAdapter:
             )
 
     def create_user_for_mobile(self, mobile: str) -> AbstractBaseUser:
-        """A new account for a number signing in for the first time (``OTP["CREATE_USER_ON_LOGIN"]``)."""
+        """A new account for a number signing in for the first time (``OTP["CREATE_USER_ON_LOGIN"]``).
+
+        Named by :meth:`new_username`, not after the number: a username shows
+        in places that mask numbers, and an existing account may already bear
+        the number as its name without having proven it. No usable password.
+        """
         users = get_user_model()._default_manager
         username_field = get_user_model().USERNAME_FIELD
-        user = users.create_user(**{username_field: mobile})
-        self.set_user_mobile(user, mobile)
-        return user
+        attempts_left = _NAME_ATTEMPTS
+        while True:
+            try:
+                with transaction.atomic():  # a clash rolls back to here, not the caller's transaction
+                    user = users.create_user(**{username_field: self.new_username(mobile)})
+                    self.set_user_mobile(user, mobile)
+                return user
+            except IntegrityError:
+                attempts_left -= 1
+                if not attempts_left:
+                    raise
+
+    def new_username(self, mobile: str) -> str:
+        """The username of an account :meth:`create_user_for_mobile` makes: ``sms-`` and 12 random hex digits."""
+        return f"sms-{secrets.token_hex(6)}"
+
+
+#: Tries at a free username before a clash is taken for a bug (a ``new_username`` that repeats itself).
+_NAME_ATTEMPTS = 5
 
 
 def get_adapter() -> Any:

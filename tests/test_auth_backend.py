@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.test import override_settings
+from django.urls import reverse
 
 import django_huyi_sms
 from django_huyi_sms import otp
@@ -70,3 +71,40 @@ def test_a_number_belongs_to_one_user_at_most(alice, django_user_model):
     get_adapter().set_user_mobile(bob, MOBILE)
     assert get_adapter().get_user_by_mobile(MOBILE) == bob
     assert UserMobile.objects.filter(mobile=MOBILE).count() == 1
+
+
+SIGN_UP = {"BACKEND": "django_huyi_sms.backends.locmem.LocmemBackend", "OTP": {"CREATE_USER_ON_LOGIN": True}}
+
+
+@override_settings(AUTHENTICATION_BACKENDS=BACKENDS, HUYI_SMS=SIGN_UP)
+def test_new_accounts_are_not_named_after_their_number(django_user_model):
+    otp.request_code("13700137000", purpose="login")
+    user = authenticate(None, mobile="13700137000", code=sent_code())
+    assert user is not None
+    # The username shows wherever users are listed (the SmsLog detail's "user", say): it must
+    # not be the number, which the admin masks everywhere else.
+    assert "13700137000" not in user.get_username()
+    assert "0137000" not in user.get_username() and not user.has_usable_password()
+
+
+@override_settings(AUTHENTICATION_BACKENDS=BACKENDS, HUYI_SMS=SIGN_UP)
+def test_an_account_already_named_after_the_number_does_not_break_sign_up(django_user_model):
+    squatter = django_user_model.objects.create_user("13700137000")  # its number is not verified
+    otp.request_code("13700137000", purpose="login")
+    user = authenticate(None, mobile="13700137000", code=sent_code())
+    assert user is not None and user != squatter  # the one who proved the number, not the name's owner
+    assert get_adapter().get_user_by_mobile("13700137000") == user
+
+
+@override_settings(AUTHENTICATION_BACKENDS=BACKENDS, HUYI_SMS=SIGN_UP)
+def test_signing_up_through_the_api_answers_200_when_the_number_is_a_username(django_user_model):
+    from rest_framework.test import APIClient
+
+    django_user_model.objects.create_user("13700137000")
+    api = APIClient()
+    api.post(reverse("huyi_sms:otp_request"), {"mobile": "13700137000", "purpose": "login"}, format="json")
+    response = api.post(
+        reverse("huyi_sms:otp_verify"), {"mobile": "13700137000", "code": sent_code(), "purpose": "login"}, format="json"
+    )
+    assert response.status_code == 200
+    assert "13700137000" not in response.json()["user"]["username"]
