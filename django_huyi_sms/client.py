@@ -34,8 +34,8 @@ import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
-from typing import Any
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
