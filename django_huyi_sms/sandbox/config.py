@@ -160,8 +160,12 @@ def _signatures(name: str, value: Any) -> Mapping[str, frozenset[str]]:
 
 
 def _setting(default: Any, check: Callable[[str, Any], Any]) -> Any:
-    """A field with its default and the check that normalises what it is given."""
-    return field(default=default, metadata={"check": check})
+    """A field with its default and the check that normalises what it is given.
+
+    Through a factory: the read-only mappings are safe to share, but Python 3.11's
+    dataclasses refuse any unhashable default (a ``MappingProxyType`` among them).
+    """
+    return field(default_factory=lambda: default, metadata={"check": check})
 
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
