@@ -70,6 +70,11 @@ class SmsLog(models.Model):
     receipt_code = models.CharField(_("receipt code"), max_length=32, blank=True, default="")
     receipt_msg = models.CharField(_("receipt message"), max_length=255, blank=True, default="")
     purpose = models.CharField(_("purpose"), max_length=purposes.MAX_LENGTH, blank=True, default="")
+    carries_code = models.BooleanField(
+        _("carries a code"),
+        default=False,
+        help_text=_("The text held a one-time code or another secret, starred out here; it is never sent again."),
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),
@@ -215,6 +220,14 @@ class StatusReceipt(models.Model):
             models.Index(fields=["-received_at"], name="huyi_sms_receipt_recv_idx"),
             models.Index(fields=["mobile", "-received_at"], name="huyi_sms_receipt_mobile_idx"),
             models.Index(fields=["duplicate", "-received_at"], name="huyi_sms_receipt_dup_idx"),
+        ]
+        constraints = [
+            # One original per receipt: identical copies, however close together, are duplicates.
+            models.UniqueConstraint(
+                fields=["smsid", "mobile", "code", "report_time"],
+                condition=models.Q(duplicate=False),
+                name="huyi_sms_receipt_once",
+            ),
         ]
 
     def __str__(self) -> str:

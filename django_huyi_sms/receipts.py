@@ -104,19 +104,21 @@ def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
     Returns the stored receipt (``receipt.log`` is ``None`` while its send is
     not known yet). Sends ``sms_status_changed`` once per real transition.
     """
-    with transaction.atomic():
-        duplicate = StatusReceipt.objects.filter(
-            smsid=event.smsid, mobile=event.mobile, code=event.code, report_time=event.report_time
-        ).exists()
-        receipt = StatusReceipt.objects.create(
-            smsid=event.smsid,
-            mobile=event.mobile,
-            code=event.code,
-            msg=event.msg[:255],
-            report_time=event.report_time,
-            duplicate=duplicate,
-            raw=event.raw,
-        )
+    values = {
+        "smsid": event.smsid,
+        "mobile": event.mobile,
+        "code": event.code,
+        "msg": event.msg[:255],
+        "report_time": event.report_time,
+        "raw": event.raw,
+    }
+    try:
+        with transaction.atomic():
+            receipt = StatusReceipt.objects.create(**values, duplicate=False)
+    except IntegrityError:
+        # The same receipt is stored already: a provider retry, or an identical copy that came at
+        # the same moment (the unique key, not a look first, decides which one is the original).
+        receipt = StatusReceipt.objects.create(**values, duplicate=True)
     # Committed; now look for the send (see the module docstring for why in this order).
     log = _sent_with(event.smsid, event.mobile)
     if log is None:

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import optouts, purposes, receipts, signals, statements, validation
+from . import optouts, receipts, signals, statements, validation
 from .backends import BaseSmsBackend, OutgoingSms, get_backend
 from .conf import huyi_settings
 from .exceptions import (
@@ -43,7 +43,7 @@ from .exceptions import (
     ResultCode,
     error_for_code,
 )
-from .models import OptOut, OtpRecord, SmsLog, SmsTemplate
+from .models import OptOut, SmsLog, SmsTemplate
 from .privacy import private
 from .provider import SubmitResult, check_product, mask_mobile
 
@@ -193,6 +193,7 @@ def _new_row(
         "receipt_code": "",
         "receipt_msg": "",
         "purpose": purpose or "",
+        "carries_code": any(redact),
         "user_id": getattr(user, "pk", None),
         "resent_from_id": None,
         "created_at": now,
@@ -600,7 +601,7 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
     before anything is written, as in ``send_sms``.
     """
     allowed = RESENDABLE_STATUSES + ((Status.UNKNOWN,) if confirm_unknown else ())
-    if log.purpose in purposes.ALL or OtpRecord.objects.filter(sms_log_id=log.pk).exists():
+    if log.carries_code:
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
     message = _checked(log.mobile, log.content, log.product)
     with transaction.atomic():

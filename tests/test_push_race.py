@@ -83,3 +83,38 @@ def test_receipts_and_sends_released_together_never_lose_a_receipt():
     assert [statuses[log.pk] for log in logs] == ["delivered"] * rounds
     assert StatusReceipt.objects.filter(log__isnull=True).count() == 0
     assert sorted(call["log"].pk for call in changed.calls) == sorted(log.pk for log in logs)
+
+
+def test_identical_receipts_arriving_together_make_one_original():
+    """Four copies of each receipt released at the same instant on four connections (the provider's
+    retries overlapping): exactly one of each is the original, the rest duplicates, every time."""
+    china = ZoneInfo("Asia/Shanghai")
+    log = django_huyi_sms.send_sms("13800138000", TEXT)
+    copies, rounds = 4, 30
+    with Catcher(signals.sms_status_changed) as changed:
+        for n in range(rounds):
+            code = "2" if n == rounds - 1 else "0"
+            event = ReceiptEvent(f"{log.smsid}{n:02d}", log.mobile, code, "DELIVRD", datetime(2026, 11, 25, tzinfo=china))
+            gate = threading.Barrier(copies)
+            errors = []
+
+            def push(event=event, gate=gate, errors=errors):
+                try:
+                    gate.wait(timeout=10)
+                    apply_receipt(event)
+                except Exception as error:  # reported below: a thread's exception would pass unseen
+                    errors.append(error)
+                finally:
+                    connection.close()
+
+            threads = [threading.Thread(target=push) for _ in range(copies)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=20)
+            assert errors == []
+    originals = StatusReceipt.objects.filter(duplicate=False).values_list("smsid", flat=True)
+    assert sorted(originals) == sorted(f"{log.smsid}{n:02d}" for n in range(rounds))
+    assert StatusReceipt.objects.filter(duplicate=True).count() == rounds * (copies - 1)
+    assert changed.calls == []  # none of these smsids is the send's own
+

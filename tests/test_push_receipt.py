@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 
 import django_huyi_sms
@@ -259,3 +260,12 @@ def test_json_pushes_are_accepted_too(client):
 
 def test_get_is_not_a_push(client):
     assert client.get(f"/sms/push/receipt/?token={TOKEN}").status_code == 405
+
+
+def test_the_database_refuses_a_second_original():
+    moment = datetime(2026, 11, 25, tzinfo=ZoneInfo("Asia/Shanghai"))
+    fields = {"smsid": "1", "mobile": "13800138000", "code": "2", "report_time": moment}
+    StatusReceipt.objects.create(**fields)
+    StatusReceipt.objects.create(**fields, duplicate=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StatusReceipt.objects.create(**fields)

@@ -6,9 +6,11 @@ import pytest
 from django.test import override_settings
 
 import django_huyi_sms
-from django_huyi_sms import optouts, sending
-from django_huyi_sms.exceptions import HuyiRecipientError
+from django_huyi_sms import optouts, otp, sending
+from django_huyi_sms.exceptions import HuyiAccountError, HuyiRecipientError
 from django_huyi_sms.models import SmsLog
+
+from .test_send import ihuyi_at
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +53,33 @@ def test_a_message_is_resent_once_however_often_it_is_asked():
     assert len(django_huyi_sms.outbox) == 1 and old.resends.count() == 1
 
 
-@pytest.mark.parametrize("purpose", ["login", "password_reset"])
-def test_a_one_time_code_is_never_sent_twice(purpose):
+@pytest.mark.parametrize("purpose", ["login", "password_reset", "signup"])  # "signup": a site's own purpose
+def test_a_one_time_code_is_never_sent_twice(purpose, fake_provider):
+    fake_provider.answer_json(code=4051, msg="剩余条数不足", smsid="0")
+    with ihuyi_at(fake_provider.url), pytest.raises(HuyiAccountError):
+        otp.request_code("13800138000", purpose=purpose)
+    log = SmsLog.objects.get()
+    assert log.status == SmsLog.Status.FAILED and log.carries_code
     with pytest.raises(sending.NotResendable):
-        sending.resend(failed(purpose=purpose, content="【测试】您的验证码是：123456。"))
-    assert django_huyi_sms.outbox == []
+        sending.resend(log)  # its stored text has the code starred out: "您的验证码是：******"
+    assert len(fake_provider.requests) == 1 and not SmsLog.objects.filter(resent_from=log).exists()
+
+
+def test_any_message_sent_with_a_secret_is_marked_and_never_resent(fake_provider):
+    fake_provider.answer_json(code=4051, msg="剩余条数不足", smsid="0")
+    with ihuyi_at(fake_provider.url), pytest.raises(HuyiAccountError):
+        django_huyi_sms.send_sms("13800138000", "【测试】您的临时密码是 Xy7#kq。", redact=["Xy7#kq"])
+    log = SmsLog.objects.get()
+    assert log.carries_code and "Xy7#kq" not in log.content
+    with pytest.raises(sending.NotResendable):
+        sending.resend(log)
+
+
+def test_a_message_is_marked_by_what_it_carried_not_by_its_purpose():
+    # A notification filed under a code purpose carried no code: it may be resent.
+    old = failed(purpose="login", content="【测试】您的账户已登录。")
+    assert not old.carries_code
+    assert sending.resend(old).status == SmsLog.Status.SUBMITTED
 
 
 def test_the_provider_refusing_the_resend_is_recorded_on_the_new_row(fake_provider):
