@@ -18,7 +18,14 @@ from .. import balances, sending
 from ..exceptions import HuyiError
 from ..models import SmsLog, StatusReceipt, UpstreamReply
 from . import dashboard, export
-from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mobile_column, shown_mobile
+from .base import (
+    MaskedMobileMixin,
+    OwnFiltersOnlyMixin,
+    ReadOnlyAdminMixin,
+    ScaleAdminMixin,
+    mobile_column,
+    shown_mobile,
+)
 from .display import badge, excerpt, format_duration, time_to_delivery
 from .filters import IndexedValuesFieldListFilter
 
@@ -44,7 +51,7 @@ class UpstreamReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(SmsLog)
-class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a log must not be edited or deleted away. Resending makes a new, linked row.
 
     A one-time code's message is shown as stored: ``otp.py`` sends it with the
