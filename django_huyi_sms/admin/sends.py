@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import balances, sending
 from ..exceptions import HuyiError
 from ..models import SmsLog, StatusReceipt, UpstreamReply
+from ..stats import time_to_delivery
 from . import dashboard, export
 from .base import (
     MaskedMobileMixin,
@@ -26,7 +27,7 @@ from .base import (
     mobile_column,
     shown_mobile,
 )
-from .display import badge, excerpt, format_duration, time_to_delivery
+from .display import badge, excerpt, format_duration
 from .filters import IndexedValuesFieldListFilter
 
 #: At most this many messages are resent by one click (each one is an HTTP call to the provider).
