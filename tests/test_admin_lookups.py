@@ -135,6 +135,7 @@ def test_every_link_a_list_draws_still_answers(viewer, rows, model_admin):
         for choice in spec.choices(chosen.context["cl"]):
             assert viewer.get(url + choice["query_string"]).status_code == 200, choice["query_string"]
 
+
 def test_the_filters_still_filter(viewer, rows):
     log = rows[SmsLog]
     SmsLog.objects.create(mobile="13900139000", content="【测试】通知", status=SmsLog.Status.FAILED, product="marketing")
