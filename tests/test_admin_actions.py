@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
 import django_huyi_sms
 from django_huyi_sms.models import SmsLog
@@ -88,6 +90,17 @@ def test_export_shows_whole_numbers_to_users_with_the_permission(admin_client):
     chosen = log_row()
     rows = read_csv(act(admin_client, "export_csv", [chosen], follow=False))
     assert rows[1][rows[0].index("mobile")] == "13800138000"
+
+
+def test_a_receipt_stamped_before_the_submission_reads_as_zero_in_the_list_and_the_export(admin_client):
+    # The provider's report_time has whole seconds: a fast receipt often reads a fraction before submitted_at.
+    submitted = timezone.now()
+    early = log_row(status=SmsLog.Status.DELIVERED, submitted_at=submitted,
+                    delivered_at=submitted - timedelta(seconds=0.3))
+    header, row = read_csv(act(admin_client, "export_csv", [early], follow=False))
+    assert row[header.index("seconds to delivery")] == "0.0"
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert '<td class="field-delivery_time">0.0 s</td>' in page
 
 
 def test_export_never_hands_excel_a_formula(admin_client):

@@ -64,3 +64,26 @@ def test_a_single_delivery_is_its_own_median():
     today = timezone.localdate()
     sent(today, SmsLog.Status.DELIVERED, 7.5)
     assert stats.daily_stats(1, today=today)[0].median_delivery_seconds == pytest.approx(7.5)
+
+
+def test_a_receipt_stamped_before_the_submission_counts_as_no_time_at_all():
+    # The provider's report_time has whole seconds: a fast receipt often reads a fraction before submitted_at.
+    today = timezone.localdate()
+    yesterday = today - timedelta(days=1)
+    for delay in (-0.3, -0.8, 2):  # middle row -0.3
+        sent(today, SmsLog.Status.DELIVERED, delay)
+    for delay in (-0.5, 1.0):  # even count: the mean of -0.5 and 1.0 taken as 0 and 1.0
+        sent(yesterday, SmsLog.Status.DELIVERED, delay)
+    days = stats.daily_stats(2, today=today)
+    assert days[1].median_delivery_seconds == 0.0
+    assert days[0].median_delivery_seconds == pytest.approx(0.5)
+
+
+def test_time_to_delivery_is_never_below_zero():
+    now = timezone.now()
+    log = SmsLog(status=SmsLog.Status.DELIVERED, submitted_at=now, delivered_at=now - timedelta(seconds=0.3))
+    assert stats.time_to_delivery(log) == timedelta(0)
+    log.delivered_at = now + timedelta(seconds=4)
+    assert stats.time_to_delivery(log) == timedelta(seconds=4)
+    log.status = SmsLog.Status.UNDELIVERED  # no delivery, no time to it
+    assert stats.time_to_delivery(log) is None

@@ -8,7 +8,7 @@ lists fast on millions of rows; ``display``, ``charts`` and ``export`` draw.
 
 from __future__ import annotations
 
-from .base import FULL_MOBILE_PERMISSION, ReadOnlyAdminMixin
+from .base import FULL_MOBILE_PERMISSION, OwnFiltersOnlyMixin, ReadOnlyAdminMixin
 from .codes import OtpRecordAdmin
 from .pushes import OptOutAdmin, StatusReceiptAdmin, UpstreamReplyAdmin
 from .sends import SmsLogAdmin
@@ -17,6 +17,7 @@ from .sms_templates import SmsTemplateAdmin
 __all__ = [
     "FULL_MOBILE_PERMISSION",
     "ReadOnlyAdminMixin",
+    "OwnFiltersOnlyMixin",
     "SmsLogAdmin",
     "StatusReceiptAdmin",
     "UpstreamReplyAdmin",

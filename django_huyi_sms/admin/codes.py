@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..models import OtpRecord
-from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin
+from .base import MaskedMobileMixin, OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin
 
 
 @admin.register(OtpRecord)
-class OtpRecordAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OtpRecordAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # code_hash and salt are listed nowhere: an admin page must not help anyone guess a code.
     list_display = ("created_at", "mobile", "purpose", "status", "attempts", "expires_at", "used_at", "ip")
     detail_fields = ("mobile", "purpose", "status", "attempts", "created_at", "expires_at", "used_at", "ip", "sms_log")

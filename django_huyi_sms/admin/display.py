@@ -46,8 +46,6 @@ def format_duration(value: timedelta | None) -> str:
     if value is None:
         return ""
     seconds = value.total_seconds()
-    if seconds < 0:
-        return ""
     if seconds < 60:
         return gettext("%(seconds).1f s") % {"seconds": seconds}
     minutes, seconds = divmod(round(seconds), 60)
@@ -55,13 +53,6 @@ def format_duration(value: timedelta | None) -> str:
         return gettext("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": seconds}
     hours, minutes = divmod(minutes, 60)
     return gettext("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-
-
-def time_to_delivery(log: SmsLog) -> timedelta | None:
-    """From the provider's acceptance to the delivery receipt, for a delivered message."""
-    if log.status != SmsLog.Status.DELIVERED or not log.submitted_at or not log.delivered_at:
-        return None
-    return log.delivered_at - log.submitted_at
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:

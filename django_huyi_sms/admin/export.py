@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from ..models import SmsLog
+from ..stats import time_to_delivery
 from .base import shown_mobile
-from .display import time_to_delivery
 
 #: Rows fetched from the database at a time.
 CHUNK_SIZE = 2000

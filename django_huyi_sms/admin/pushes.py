@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from .. import optouts, validation
 from ..exceptions import HuyiError
 from ..models import OptOut, StatusReceipt, UpstreamReply
-from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mask_raw_push, mobile_column
+from .base import (
+    MaskedMobileMixin,
+    OwnFiltersOnlyMixin,
+    ReadOnlyAdminMixin,
+    ScaleAdminMixin,
+    mask_raw_push,
+    mobile_column,
+)
 
 
 def _raw_column(request: HttpRequest) -> Any:
@@ -34,7 +41,7 @@ class _PushAdminMixin(MaskedMobileMixin):
 
 
 @admin.register(StatusReceipt)
-class StatusReceiptAdmin(_PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StatusReceiptAdmin(OwnFiltersOnlyMixin, _PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "smsid", "mobile", "code", "msg", "report_time", "log", "duplicate")
     detail_fields = ("smsid", "mobile", "code", "msg", "report_time", "received_at", "log", "duplicate", "raw")
     list_filter = ("duplicate",)
@@ -45,7 +52,7 @@ class StatusReceiptAdmin(_PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, a
 
 
 @admin.register(UpstreamReply)
-class UpstreamReplyAdmin(_PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class UpstreamReplyAdmin(OwnFiltersOnlyMixin, _PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("reply_time", "mobile", "content", "smsid", "is_opt_out", "log")
     detail_fields = ("mobile", "content", "smsid", "reply_time", "received_at", "is_opt_out", "log", "raw")
     list_filter = ("is_opt_out",)
@@ -70,7 +77,7 @@ class OptOutForm(forms.ModelForm):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
+class OptOutAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
     """Numbers that get no marketing. Staff may add one (reason: added by staff) or remove one."""
 
     form = OptOutForm

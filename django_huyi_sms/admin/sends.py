@@ -17,9 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from .. import balances, sending
 from ..exceptions import HuyiError
 from ..models import SmsLog, StatusReceipt, UpstreamReply
+from ..stats import time_to_delivery
 from . import dashboard, export
-from .base import MaskedMobileMixin, ReadOnlyAdminMixin, ScaleAdminMixin, mobile_column, shown_mobile
-from .display import badge, excerpt, format_duration, time_to_delivery
+from .base import (
+    MaskedMobileMixin,
+    OwnFiltersOnlyMixin,
+    ReadOnlyAdminMixin,
+    ScaleAdminMixin,
+    mobile_column,
+    shown_mobile,
+)
+from .display import badge, excerpt, format_duration
 from .filters import IndexedValuesFieldListFilter
 
 #: At most this many messages are resent by one click (each one is an HTTP call to the provider).
@@ -44,7 +52,7 @@ class UpstreamReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(SmsLog)
-class SmsLogAdmin(MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a log must not be edited or deleted away. Resending makes a new, linked row.
 
     A one-time code's message is shown as stored: ``otp.py`` sends it with the
