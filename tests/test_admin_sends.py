@@ -102,6 +102,7 @@ def test_a_code_request_shows_no_code_in_the_list_the_page_or_the_export(admin_c
     assert "12345678" in page  # an ordinary notification keeps its numbers
     detail = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[record.sms_log_id])).content.decode()
     assert code not in detail and "*" * len(code) in detail
+    assert re.search(r'field-carries_code.*?<img[^>]+alt="True"', detail, re.S)  # why it cannot be resent
     response = admin_client.post(
         reverse(CHANGELIST), {"action": "export_csv", "_selected_action": [record.sms_log_id, plain.pk]}
     )
