@@ -119,7 +119,10 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
     def get_fieldsets(self, request: HttpRequest, obj: SmsLog | None = None) -> Any:
         mobile = mobile_column(request)
         return [
-            (None, {"fields": ("status_badge", "product", mobile, "full_content", "parts", "purpose", "carries_code", "user")}),
+            (
+                None,
+                {"fields": ("status_badge", "product", mobile, "full_content", "parts", "purpose", "carries_code", "user")},
+            ),
             (
                 _("Submit result"),
                 {"fields": ("smsid", "provider_code", "provider_msg", "created_at", "submitted_at")},
