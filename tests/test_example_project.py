@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +27,20 @@ from django_huyi_sms import send_sms
 
 from .flow_helpers import last_code
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "example_project"
 SEND_MOBILE = "13900139000"
+
+
+def _the_runs_own(name: str) -> bool:
+    """Whether the variable ``name`` is one the example reads: the site must see only those a test gives."""
+    return name.startswith(("HUYI_SMS_", "DJANGO_", "DEMO_")) or name in ("DATABASE_URL", "REDIS_URL")
 
 
 def example_settings(monkeypatch: pytest.MonkeyPatch, **environment: str) -> ModuleType:
     """``example/settings.py`` as it reads with ``environment`` (and none of the run's own variables)."""
     for name in list(os.environ):
-        if name.startswith(("HUYI_SMS_", "DJANGO_", "DEMO_")) or name in ("DATABASE_URL", "REDIS_URL"):
+        if _the_runs_own(name):
             monkeypatch.delenv(name)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
@@ -128,3 +136,48 @@ def test_the_demo_superuser_cannot_reset_its_password_to_123(example_site: Any, 
     assert done.status_code == 302
     admin.refresh_from_db()
     assert admin.check_password("a-Longer-pass-9")
+
+
+# -- manage.py check -----------------------------------------------------------------------------
+
+
+def manage(tmp_path: Path, *arguments: str, **environment: str) -> str:
+    """``manage.py ARGUMENTS`` in the example project with ``environment``; what it printed."""
+    env = {name: value for name, value in os.environ.items() if not _the_runs_own(name)}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])),
+        **environment,
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+LIVE_OVER_HTTP = {
+    "HUYI_SMS_ACCOUNT": "C12345678",
+    "HUYI_SMS_API_KEY": "a-real-looking-key",
+    "HUYI_SMS_API_URL": "http://106.ihuyi.com/webservice/sms.php",
+    "HUYI_SMS_CALLBACK_TOKEN": "a-long-random-token",
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "warned"),
+    [
+        (["check"], {}, []),
+        (["check", "--deploy"], {}, []),  # DEBUG is on: a developer's machine, where the sandbox belongs
+        (["check", "--deploy"], {"DJANGO_DEBUG": "0"}, ["huyi_sms.W006", "huyi_sms.W007"]),
+        (["check", "--deploy"], {"DJANGO_DEBUG": "0", **LIVE_OVER_HTTP}, ["huyi_sms.W005"]),
+    ],
+    ids=["check", "deploy-debug", "deploy-sandbox", "deploy-live-http"],
+)
+def test_check_deploy_warns_of_the_sandbox_and_plain_http_only_when_debug_is_off(
+    tmp_path: Path, arguments: list[str], environment: dict[str, str], warned: list[str]
+) -> None:
+    output = manage(tmp_path, *arguments, **environment)
+    assert sorted(set(re.findall(r"huyi_sms\.[EW]\d{3}", output))) == warned, output
+    if arguments == ["check"]:
+        assert "System check identified no issues" in output
