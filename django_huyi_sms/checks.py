@@ -3,16 +3,25 @@
 ``conf.py`` checks the values themselves (types, ranges, unknown keys) when it
 converts them; this module reports what it found, and checks what depends on the
 rest of the project: credentials, the push token, the task runner, the
-authentication backends. Nothing here raises, whatever the settings hold.
+authentication backends. ``check --deploy`` adds what a production site must not
+keep from development: the sandbox's endpoint or account, plain http to ihuyi.
+Nothing here raises, whatever the settings hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+
+from .provider import PRODUCTS, is_provider_host
+from .sandbox.config import SandboxConfig, SandboxConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .conf import ProductConfig
 
 
 @checks.register()
@@ -37,11 +46,16 @@ def _readable(read: Callable[[], Any]) -> tuple[bool, Any]:
         return False, None
 
 
-def _check_credentials(huyi_settings: Any) -> list[checks.CheckMessage]:
+def _sends_to_ihuyi(huyi_settings: Any) -> bool:
+    """Whether ``BACKEND`` is the ihuyi backend (or a subclass), the one that uses the credentials and URLs."""
     from .backends.ihuyi import IhuyiBackend
 
     ok, backend = _readable(lambda: huyi_settings.BACKEND)
-    if not ok or not (isinstance(backend, type) and issubclass(backend, IhuyiBackend)):
+    return ok and isinstance(backend, type) and issubclass(backend, IhuyiBackend)
+
+
+def _check_credentials(huyi_settings: Any) -> list[checks.CheckMessage]:
+    if not _sends_to_ihuyi(huyi_settings):
         return []
     ok, config = _readable(lambda: huyi_settings.product("sms"))
     if not ok or config.configured:
@@ -137,5 +151,108 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
                 'a code, silence this with SILENCED_SYSTEM_CHECKS = ["huyi_sms.W003"].'
             ),
             id="huyi_sms.W003",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: with ``DEBUG`` off, messages go to ihuyi, over https, from the site's own account.
+
+    With ``DEBUG`` on the site is a developer's, and the sandbox is what it should send to.
+    """
+    from django.conf import settings
+
+    from .conf import huyi_settings
+
+    if settings.DEBUG or not _sends_to_ihuyi(huyi_settings):
+        return []
+    configs = _used_products(huyi_settings)
+    return [*_check_endpoints(configs), *_check_sandbox_account(huyi_settings, configs)]
+
+
+def _used_products(huyi_settings: Any) -> list[ProductConfig]:
+    """The products the site uses (``sms``, and those ``PRODUCTS`` lists), less those with a settings error."""
+    ok, listed = _readable(lambda: huyi_settings.PRODUCTS)
+    configs = []
+    for product in PRODUCTS:
+        if product != "sms" and not (ok and product in listed):
+            continue
+        try:
+            configs.append(huyi_settings.product(product))
+        except ImproperlyConfigured:
+            pass  # reported by check_settings
+    return configs
+
+
+def _check_endpoints(configs: list[ProductConfig]) -> list[checks.CheckMessage]:
+    plain: list[str] = []
+    elsewhere: list[str] = []
+    hosts: list[str] = []
+    for config in configs:
+        parts = urlsplit(config.api_url)
+        if parts.scheme not in ("http", "https"):
+            continue  # not an address at all: huyi_sms.E013
+        if not is_provider_host(parts.hostname or ""):
+            elsewhere.append(config.product)
+            host = parts.netloc.rpartition("@")[2]  # never a user:password written in the URL
+            if host not in hosts:
+                hosts.append(host)
+        elif parts.scheme != "https":
+            plain.append(config.product)
+    messages: list[checks.CheckMessage] = []
+    if plain:
+        messages.append(
+            checks.Warning(
+                f"The API_URL of {', '.join(plain)} sends to ihuyi over http://: the texts, the numbers and "
+                'the signature cross the network unencrypted (with SIGN_MODE "plain", the APIKEY itself).',
+                hint=(
+                    "Write https:// in HUYI_SMS['API_URL'] and PRODUCTS' API_URL, or remove them: each "
+                    "product's default endpoint is ihuyi's https:// one."
+                ),
+                id="huyi_sms.W005",
+            )
+        )
+    if elsewhere:
+        messages.append(
+            checks.Warning(
+                f"The API_URL of {', '.join(elsewhere)} points at {', '.join(hosts)}, not at ihuyi: "
+                "messages sent there reach no phone (the sandbox, for one, only keeps them).",
+                hint=(
+                    "On a production site, remove HUYI_SMS['API_URL'] and PRODUCTS' API_URL to send "
+                    "through ihuyi's own https:// endpoints. If that host relays to ihuyi, silence this "
+                    'check: SILENCED_SYSTEM_CHECKS = ["huyi_sms.W006"].'
+                ),
+                id="huyi_sms.W006",
+            )
+        )
+    return messages
+
+
+def _check_sandbox_account(huyi_settings: Any, configs: list[ProductConfig]) -> list[checks.CheckMessage]:
+    """Products that use a pair the sandbox accepts: its built-in one, or one ``SANDBOX["ACCOUNTS"]`` lists."""
+    sandbox_accounts = dict(SandboxConfig().accounts)
+    try:
+        sandbox_accounts.update(SandboxConfig.from_setting(huyi_settings.SANDBOX).accounts)
+    except (ImproperlyConfigured, SandboxConfigError):
+        pass  # reported by check_settings (huyi_sms.E001, E016)
+    products: list[str] = []
+    accounts: list[str] = []
+    for config in configs:
+        if config.account in sandbox_accounts and sandbox_accounts[config.account] == config.api_key:
+            products.append(config.product)
+            if config.account not in accounts:
+                accounts.append(config.account)
+    if not products:
+        return []
+    return [
+        checks.Warning(
+            f"The ACCOUNT and API_KEY of {', '.join(products)} are the sandbox's "
+            f"(APIID {', '.join(map(repr, accounts))}): ihuyi refuses them (405), so nothing is sent.",
+            hint=(
+                "Set HUYI_SMS['ACCOUNT'] and HUYI_SMS['API_KEY'] (and those in PRODUCTS) to the APIID and "
+                "APIKEY from the ihuyi console, read from the environment rather than written in the settings."
+            ),
+            id="huyi_sms.W007",
         )
     ]

@@ -29,7 +29,10 @@ mistake touches stops working:
   ``CALLBACK_ALLOWED_IPS`` that is not an address allows nobody (``huyi_sms.E005``; push
   authentication logs it on every push), and an ``API_URL`` string that is not an http(s)
   address is refused by the client before anything is sent (``E013``; the row ``failed``,
-  where a settings error raised inside the backend would leave it ``unknown``).
+  where a settings error raised inside the backend would leave it ``unknown``);
+* a ``SANDBOX`` value the sandbox cannot use (``E016``) stops only the sandbox, the one
+  reader of those: it refuses to start on it (:class:`~.sandbox.config.SandboxConfig` checks
+  them, for the check and when the gateway is built).
 
 Numbers given as strings (``"TIMEOUT": "5"``) are refused, not read: ``"5"`` is as likely
 to be a mistake as ``"five minutes"``, and a site that reads its settings from the
@@ -53,7 +56,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .provider import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_MODES, check_product
-from .sandbox.config import SandboxConfig
+from .sandbox.config import SandboxConfig, SandboxConfigError
 
 __all__ = [
     "DEFAULTS",
@@ -63,6 +66,7 @@ __all__ = [
     "ProductConfig",
     "SettingsError",
     "huyi_settings",
+    "sandbox_setting_problem",
 ]
 
 SETTING_NAME = "HUYI_SMS"
@@ -597,13 +601,40 @@ def _check_nested(checked: _Checked, key: str, given: Any, default: Mapping[str,
         return dict(default)
     merged = {**default, **given}
     if key == "SANDBOX":
-        return merged  # its keys and values are the sandbox's to check (sandbox/state.py)
+        _check_sandbox(checked, merged)
+        return merged
     checked.unknown_keys(given, default, where, key)
     rules = _NESTED_RULES[key]
     return {
         name: checked.apply(rules[name], value, (key, name)) if name in rules else value
         for name, value in merged.items()
     }
+
+
+def _check_sandbox(checked: _Checked, values: Mapping[str, Any]) -> None:
+    """Report what :class:`SandboxConfig`, the one check of the sandbox's settings, refuses.
+
+    The values are kept as given: only the sandbox reads them, and it refuses them itself when
+    it is built (``huyi_sandbox``'s options may replace one first), so nothing else stops.
+    """
+    try:
+        SandboxConfig.from_setting(values)
+    except SandboxConfigError as error:
+        checked.flag(
+            Problem(
+                "huyi_sms.E016",
+                f"{sandbox_setting_problem(error)}.",
+                hint="The sandbox gateway refuses to start until it is fixed. See docs/sandbox.md#settings.",
+                summary="SANDBOX has a value the sandbox cannot use",
+                blocking=False,
+            )
+        )
+
+
+def sandbox_setting_problem(error: SandboxConfigError) -> str:
+    """``error`` naming the key a site writes: ``HUYI_SMS['SANDBOX']['RECEIPT_URL'] must be …``."""
+    keys = ("SANDBOX", error.setting) if error.setting else ("SANDBOX",)
+    return f"{SETTING_NAME}{_path(*keys)} {error.problem}"
 
 
 def _check_product_overrides(checked: _Checked, given: Any) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from datetime import timedelta, timezone
 __all__ = [
     "PRODUCTS",
     "DEFAULT_API_URLS",
+    "PROVIDER_DOMAINS",
     "SIGN_DYNAMIC",
     "SIGN_PLAIN",
     "SIGN_MODES",
@@ -29,6 +30,7 @@ __all__ = [
     "BalanceResult",
     "TemplateResult",
     "check_product",
+    "is_provider_host",
     "md5_hex",
     "dynamic_password",
     "mask_mobile",
@@ -45,6 +47,9 @@ DEFAULT_API_URLS: dict[str, str] = {
     "voice_notice": "https://api.vm.ihuyi.com/webservice/voice.php",
     "international": "https://api.isms.ihuyi.com/webservice/isms.php",
 }
+
+#: Every ihuyi endpoint is on one of these domains (106.ihuyi.com, 106.ihuyi.cn, api.yx.ihuyi.com …).
+PROVIDER_DOMAINS = ("ihuyi.com", "ihuyi.cn")
 
 #: ``password`` is an MD5 over the request and the time (the default), or the APIKEY itself.
 SIGN_DYNAMIC = "dynamic"
@@ -99,6 +104,12 @@ def check_product(product: str, *, error: type[Exception] = ValueError) -> str:
     if product not in PRODUCTS:
         raise error(f"unknown product {product!r}; expected one of {', '.join(PRODUCTS)}")
     return product
+
+
+def is_provider_host(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) is ihuyi's: one of :data:`PROVIDER_DOMAINS` or under one."""
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith(f".{domain}") for domain in PROVIDER_DOMAINS)
 
 
 def md5_hex(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -36,7 +37,7 @@ from django_huyi_sms.sandbox.gateway import (
     STATUS_UNDELIVERED,
     SandboxGateway,
 )
-from django_huyi_sms.sandbox.pusher import MAX_ATTEMPTS, RETRY_INTERVALS
+from django_huyi_sms.sandbox.pusher import MAX_ATTEMPTS, RETRY_INTERVALS, Pusher, PushRecord
 from django_huyi_sms.sandbox.wsgi import serve
 from django_huyi_sms.validation import normalize_mobile, validate_content
 
@@ -513,6 +514,51 @@ def test_a_push_to_nowhere_is_recorded_as_failed(make_gateway: Callable[..., San
     assert gateway.wait_idle(5)
     assert record is not None and len(record.attempts) == 3
     assert all(attempt.status is None and attempt.error for attempt in record.attempts)
+
+
+def _finished(record: PushRecord, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not record.finished and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return record.finished
+
+
+@pytest.fixture
+def pusher() -> Iterator[Pusher]:
+    pusher = Pusher()
+    yield pusher
+    pusher.close()
+
+
+def test_a_job_that_fails_does_not_stop_the_pushes_after_it(pusher: Pusher, fake_provider, caplog) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug in one job")
+
+    fake_provider.reply = "success"
+    pusher.call_later(0, broken)
+    record = pusher.push("receipt", fake_provider.url, {"smsid": "1"})
+    assert pusher.wait_idle(5)
+    assert record.delivered
+    assert "a scheduled job failed" in caplog.text and "a bug in one job" in caplog.text
+
+
+def test_a_job_too_far_off_for_a_timer_does_not_stop_the_pushes_after_it(pusher: Pusher, fake_provider) -> None:
+    # What RECEIPT_DELAY=1e308 did before it was refused: the worker's wait overflowed and the
+    # thread died, so no push was made again. A job that far off waits; the others go on.
+    fake_provider.reply = "success"
+    pusher.call_later(1e12, lambda: None)
+    time.sleep(0.2)  # the worker starts, and takes that job's wait
+    record = pusher.push("receipt", fake_provider.url, {"smsid": "1"})
+    assert _finished(record) and record.delivered
+
+
+@pytest.mark.parametrize("delay", [float("nan"), float("inf")])
+def test_a_delay_that_is_not_a_number_of_seconds_is_refused(pusher: Pusher, fake_provider, delay: float) -> None:
+    fake_provider.reply = "success"
+    with pytest.raises(ValueError, match="delay"):
+        pusher.call_later(delay, lambda: None)
+    record = pusher.push("receipt", fake_provider.url, {"smsid": "1"})
+    assert _finished(record) and record.delivered
 
 
 def test_replies_and_template_reviews_carry_the_providers_fields(

@@ -7,11 +7,13 @@ import socket
 from typing import Any
 
 import pytest
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from django_huyi_sms.checks import check_settings
 from django_huyi_sms.client import parse_reply
 from django_huyi_sms.conf import DEFAULTS
 from django_huyi_sms.sandbox import get_gateway
@@ -36,6 +38,10 @@ def test_the_settings_defaults_are_the_configs_defaults() -> None:
         ({"RECEIPT_URL": "ftp://example.invalid/"}, "['RECEIPT_URL'] must be an http:// or https:// URL"),
         ({"RECEIPT_DELAY": -1}, "['RECEIPT_DELAY'] must be a number, 0 or more, not -1"),
         ({"RETRY_SCALE": float("inf")}, "['RETRY_SCALE'] must be a number, 0 or more, not inf"),
+        # Too long for a timer: the pusher thread died on the first send and pushed nothing more.
+        ({"RECEIPT_DELAY": 1e308}, "['RECEIPT_DELAY'] must be at most 86400 seconds (a day), not 1e+308"),
+        ({"RECEIPT_DELAY": 86400.5}, "['RECEIPT_DELAY'] must be at most 86400 seconds (a day)"),
+        ({"RETRY_SCALE": 1e308}, "['RETRY_SCALE'] must be at most 720 (the 120 s retry interval then waits a day)"),
         ({"DAILY_LIMIT": 2.5}, "['DAILY_LIMIT'] must be a whole number, 0 or more, not 2.5"),
         ({"BALANCE": True}, "['BALANCE'] must be a whole number"),
         ({"SENSITIVE_WORDS": "赌博"}, "['SENSITIVE_WORDS'] must be a list of strings, not str"),
@@ -51,6 +57,22 @@ def test_an_unusable_setting_is_named_as_the_site_wrote_it(settings: Any, sandbo
         get_gateway()
 
 
+def test_a_day_is_the_longest_wait_accepted() -> None:
+    config = SandboxConfig(receipt_delay=86400, retry_scale=720)
+    assert (config.receipt_delay, config.retry_scale) == (86400.0, 720.0)
+
+
+def test_the_check_reports_an_unusable_sandbox_setting_with_an_id_and_a_hint(settings: Any) -> None:
+    with sandbox_settings(settings, RECEIPT_DELAY=1e308, RETRY_SCALE=2):
+        errors = [message for message in check_settings() if message.id == "huyi_sms.E016"]
+    assert [error.msg for error in errors] == [
+        "HUYI_SMS['SANDBOX']['RECEIPT_DELAY'] must be at most 86400 seconds (a day), not 1e+308."
+    ]
+    assert "sandbox" in errors[0].hint and errors[0].level == checks.ERROR
+    with sandbox_settings(settings, RECEIPT_DELAY=0, RETRY_SCALE=0.01):
+        assert [message for message in check_settings() if message.id == "huyi_sms.E016"] == []
+
+
 def test_a_push_url_in_an_error_is_left_out_since_it_carries_the_token(settings: Any) -> None:
     with (
         sandbox_settings(settings, REPLY_URL="gopher://x/?token=secret"),
@@ -63,8 +85,20 @@ def test_a_push_url_in_an_error_is_left_out_since_it_carries_the_token(settings:
 def test_the_command_names_its_option_or_the_setting(settings: Any) -> None:
     with pytest.raises(CommandError, match=re.escape("--reply-url must be an http:// or https:// URL")):
         call_command("huyi_sandbox", "--reply-url", "ftp://x/")
+    with pytest.raises(CommandError, match=re.escape("--receipt-delay must be at most 86400 seconds (a day)")):
+        call_command("huyi_sandbox", "--receipt-delay", "1e308")
+    with pytest.raises(CommandError, match=re.escape("--retry-scale must be at most 720")):
+        call_command("huyi_sandbox", "--retry-scale", "1e308")
+    with sandbox_settings(settings, RETRY_SCALE=1e308), pytest.raises(CommandError, match=re.escape("['RETRY_SCALE']")):
+        call_command("huyi_sandbox", "--port", "0")
     with sandbox_settings(settings, DAILY_LIMIT=-1), pytest.raises(CommandError, match=re.escape("['DAILY_LIMIT']")):
         call_command("huyi_sandbox", "--port", "0")
+
+
+def test_the_command_will_not_listen_on_every_interface_by_omission() -> None:
+    # socketserver reads an empty host as every interface; a sandbox takes made-up credentials.
+    with pytest.raises(CommandError, match=re.escape("--host is empty")):
+        call_command("huyi_sandbox", "--host", "", "--port", "0")
 
 
 def test_an_option_replaces_a_setting_before_it_is_checked(settings: Any) -> None:

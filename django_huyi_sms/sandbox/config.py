@@ -23,12 +23,16 @@ from typing import Any
 
 from ..exceptions import HuyiApiError
 from ..validation import normalize_mobile
-from .pusher import is_push_url
+from .pusher import RETRY_INTERVALS, is_push_url
 
-__all__ = ["DEFAULT_SENSITIVE_WORDS", "SandboxConfig", "SandboxConfigError"]
+__all__ = ["DEFAULT_SENSITIVE_WORDS", "MAX_WAIT", "SandboxConfig", "SandboxConfigError"]
 
 #: Words the sandbox refuses with 407 unless told otherwise (the provider publishes no list).
 DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = ("赌博", "代开发票")
+
+#: The longest the sandbox waits before a push, in seconds: a day. No test or demo waits longer
+#: on purpose, and a wait such as 1e308 s is more than any timer can hold.
+MAX_WAIT = 86400.0
 
 # The pair that the example project and the docs use, so a bare sandbox accepts what they say.
 _DEFAULT_ACCOUNTS = MappingProxyType({"sandbox": "sandbox-api-key"})
@@ -67,6 +71,25 @@ def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise SandboxConfigError(name, f"must be a number, 0 or more, not {value!r}")
     return float(value)
+
+
+def _delay(name: str, value: Any) -> float:
+    seconds = _seconds(name, value)
+    if seconds > MAX_WAIT:
+        raise SandboxConfigError(name, f"must be at most {MAX_WAIT:g} seconds (a day), not {value!r}")
+    return seconds
+
+
+def _retry_scale(name: str, value: Any) -> float:
+    scale = _seconds(name, value)
+    longest = max(RETRY_INTERVALS)
+    if scale * longest > MAX_WAIT:
+        raise SandboxConfigError(
+            name,
+            f"must be at most {MAX_WAIT / longest:g} (the {longest:g} s retry interval then waits a day), "
+            f"not {value!r}",
+        )
+    return scale
 
 
 def _push_url(name: str, value: Any) -> str:
@@ -189,9 +212,9 @@ class SandboxConfig:
     reply_url: str = _setting("", _push_url)
     template_url: str = _setting("", _push_url)
     #: Seconds between an accepted Submit and its delivery receipt.
-    receipt_delay: float = _setting(1.0, _seconds)
+    receipt_delay: float = _setting(1.0, _delay)
     #: Multiplies the provider's 60 s / 120 s push retry intervals (tests use a small value).
-    retry_scale: float = _setting(1.0, _seconds)
+    retry_scale: float = _setting(1.0, _retry_scale)
     #: How far a dynamic password's ``time`` may be from the sandbox clock before 40501.
     max_clock_skew: float = _setting(300.0, _seconds)
     #: Per number and China calendar day: messages (4082) and verification codes (4085).

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,9 @@ _SUCCESS_BODY = "success"
 # Read no more of a receiver's answer than this: we only need to know if it says "success".
 _MAX_ANSWER_BYTES = 1024
 _EXCERPT_LENGTH = 200
+# The worker sleeps at most this long before it looks at the queue again: Condition.wait()
+# overflows on a timeout past threading.TIMEOUT_MAX (about 292 years), which kills the thread.
+_LONGEST_SLEEP = 3600.0
 
 
 @dataclass
@@ -99,8 +103,8 @@ class Pusher:
         timeout: float = 10.0,
         session: requests.Session | None = None,
     ) -> None:
-        if retry_scale < 0:
-            raise ValueError(f"retry_scale must be 0 or more, not {retry_scale!r}")
+        if not math.isfinite(retry_scale) or retry_scale < 0:
+            raise ValueError(f"retry_scale must be a number, 0 or more, not {retry_scale!r}")
         self.retry_scale = float(retry_scale)
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -138,8 +142,11 @@ class Pusher:
         """Run ``function`` on the worker thread in ``delay`` seconds.
 
         After :meth:`close` this does nothing: a gateway being replaced may
-        still finish a request, and that must not fail.
+        still finish a request, and that must not fail. Raises ``ValueError``
+        for a ``delay`` that is not a finite number (NaN would break the queue's order).
         """
+        if not math.isfinite(delay):
+            raise ValueError(f"delay must be a finite number of seconds, not {delay!r}")
         with self._condition:
             if self._closed:
                 logger.debug("sandbox pusher is closed; dropping a scheduled job")
@@ -184,6 +191,7 @@ class Pusher:
                         wait = self._queue[0].due - time.monotonic()
                         if wait <= 0:
                             break
+                        wait = min(wait, _LONGEST_SLEEP)
                     else:
                         wait = None
                     self._condition.wait(wait)

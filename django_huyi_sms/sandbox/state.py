@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from ..conf import SETTING_NAME, huyi_settings
+from ..conf import sandbox_setting_problem as setting_problem
 from .config import SandboxConfig, SandboxConfigError
 from .gateway import SandboxGateway
 from .inbox import SandboxMessage
@@ -35,12 +36,6 @@ def config_from_settings(overrides: Mapping[str, Any] | None = None) -> SandboxC
     words it for a settings file.
     """
     return SandboxConfig.from_setting({**huyi_settings.SANDBOX, **(overrides or {})})
-
-
-def setting_problem(error: SandboxConfigError) -> str:
-    """``error`` naming the key a site writes: ``HUYI_SMS['SANDBOX']['RECEIPT_URL'] must be …``."""
-    where = f"{SETTING_NAME}['SANDBOX']" + (f"[{error.setting!r}]" if error.setting else "")
-    return f"{where} {error.problem}"
 
 
 def gateway_from_settings(

@@ -56,6 +56,16 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "django_huyi_sms.auth.SmsCodeBackend",
 ]
+# Django's validators, which the app's password reset (its page and its API) and createsuperuser
+# ask. Without them any password passes, "123" included. (demo_setup's create_superuser asks
+# none, and its default password passes them.)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 LOGIN_URL = "huyi_sms:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -96,7 +106,11 @@ if os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured(
             "DATABASE_URL is set but dj-database-url is not installed: pip install dj-database-url"
         ) from None
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # Connections are kept for a minute; checked before reuse, so that a database restart does not
+    # turn the next request on each kept connection into a 500.
+    DATABASES = {
+        "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)
+    }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

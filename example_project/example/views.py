@@ -1,4 +1,4 @@
-"""The example's one page: what the demo is, a form that sends a test SMS, the latest sends."""
+"""The example's one page: what the demo is, a form that sends a test SMS, the latest sends (staff or sandbox)."""
 
 from __future__ import annotations
 
@@ -35,13 +35,15 @@ class SendTestSmsForm(forms.Form):
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    # With a real account every send costs money and reaches a real phone: staff only.
-    can_send = settings.USE_SANDBOX or request.user.is_staff
+    # With a real account every send costs money and reaches a real phone, and the latest sends
+    # are real people's (masked numbers, smsids, statuses): both are for staff only. In the
+    # sandbox nothing is real, and every visitor may try it.
+    staff_or_sandbox = settings.USE_SANDBOX or request.user.is_staff
     last_log = _last_send(request)
 
     if request.method == "POST":
         form = SendTestSmsForm(request.POST)
-        if not can_send:
+        if not staff_or_sandbox:
             form.add_error(None, _("Sign in to the admin as staff to send real messages."))
         elif form.is_valid():
             try:
@@ -59,13 +61,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "example/home.html",
         {
             "form": form,
-            "can_send": can_send,
+            "can_send": staff_or_sandbox,
             "use_sandbox": settings.USE_SANDBOX,
             "account": huyi_settings.product("sms").account,
             "last_log": last_log,
             "last_phone_url": _sandbox_phone_url(last_log.mobile) if last_log else "",
             "sandbox_url": reverse("huyi_sandbox:index") if settings.USE_SANDBOX else "",
-            "recent_logs": SmsLog.objects.all()[:10],
+            # None: not shown (an empty list: nothing sent yet).
+            "recent_logs": SmsLog.objects.all()[:10] if staff_or_sandbox else None,
         },
     )
 

@@ -41,6 +41,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        if not host.strip():
+            # socketserver reads "" as every interface, and the sandbox takes made-up credentials:
+            # listening on every interface must be asked for by name.
+            raise CommandError(
+                "--host is empty, which would listen on every interface: give the address to listen on, "
+                "such as 127.0.0.1 (or 0.0.0.0 if every interface is what you mean)"
+            )
         if not 0 <= port <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {port}")
         gateway = SandboxGateway(_config(options), on_message=self._print_message)
