@@ -121,7 +121,12 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
         return [
             (
                 None,
-                {"fields": ("status_badge", "product", mobile, "full_content", "parts", "purpose", "carries_code", "user")},
+                {
+                    "fields": (
+                        *("status_badge", "product", mobile, "full_content", "parts"),
+                        *("purpose", "carries_code", "user"),
+                    )
+                },
             ),
             (
                 _("Submit result"),
