@@ -123,8 +123,14 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
                 None,
                 {
                     "fields": (
-                        *("status_badge", "product", mobile, "full_content", "parts"),
-                        *("purpose", "carries_code", "user"),
+                        "status_badge",
+                        "product",
+                        mobile,
+                        "full_content",
+                        "parts",
+                        "purpose",
+                        "carries_code",
+                        "user",
                     )
                 },
             ),
