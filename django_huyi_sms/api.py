@@ -57,6 +57,10 @@ class VerifyCodeSerializer(RequestCodeSerializer):
 class OtpApiView(APIView):
     """Shared error handling: every failure is ``{"code": …, "detail": …}``."""
 
+    # POST only: OPTIONS would answer DRF's metadata (the docstring, the fields), which the docs
+    # already give to those who need it. A cross-origin site's preflight is answered before the
+    # view by django-cors-headers.
+    http_method_names = ["post"]
     permission_classes = [AllowAny]
     # The limits that matter are ours (per number in otp.py, per IP in ratelimits.py).
     throttle_classes: list = []

@@ -76,6 +76,8 @@ class PushView(APIView):
     against the provider is set here (see the module docstring).
     """
 
+    # The provider only POSTs. OPTIONS would answer DRF's metadata: the view's docstring and more.
+    http_method_names = ["post"]
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
