@@ -6,7 +6,8 @@ that odd input is one 400 with a short reason (DRF's ``ParseError``), never a
 any answer can echo:
 
 - the charset named in ``Content-Type`` must be a text encoding that Django's
-  form parsing can use, and the body must decode in it: ``rot13`` or ``zlib``
+  form parsing can use, and the body, percent-escapes and all, must decode in
+  it strictly (no U+FFFD in place of ``%FF``): ``rot13`` or ``zlib``
   name codecs that are no text encoding at all; ``idna`` and ``undefined``
   cannot decode with ``errors="replace"``, and they and ``punycode`` fail with
   a bare ``UnicodeError`` that the usual ``except UnicodeDecodeError`` lets through;
@@ -27,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from django.http import QueryDict
 from django.utils.translation import gettext
@@ -59,7 +61,7 @@ def _encoding(parser_context: Mapping[str, Any] | None) -> str:
         "".encode(encoding)
         b"-".decode(encoding, "replace")
     except (LookupError, UnicodeError):
-        raise ParseError(gettext("charset %(charset)s is not supported") % {"charset": encoding[:40]}) from None
+        raise ParseError(gettext("charset %(charset)s is not supported") % {"charset": encoding[:40].upper()}) from None
     return encoding
 
 
@@ -67,7 +69,7 @@ def _decode(body: bytes, encoding: str) -> str:
     try:
         return body.decode(encoding)
     except UnicodeError:  # UnicodeDecodeError, and the bare UnicodeError of idna, punycode, "undefined"
-        raise ParseError(gettext("body is not valid %(charset)s") % {"charset": encoding[:40]}) from None
+        raise ParseError(gettext("body is not valid %(charset)s") % {"charset": encoding[:40].upper()}) from None
 
 
 def _too_deep() -> ParseError:
@@ -140,7 +142,9 @@ class StrictFormParser(parsers.FormParser):
     ) -> _ImmutableQueryDict:
         encoding = _encoding(parser_context)
         body = stream.read()
-        _decode(body, encoding)
+        # Percent-escapes too must be text in the charset (%FF is no UTF-8): QueryDict would quietly
+        # make U+FFFD of them, and a push's raw copy would not be what was sent.
+        _decode(unquote_to_bytes(body), encoding)
         data = QueryDict(body, encoding=encoding)
         _check_fields(data)
         return data
