@@ -65,11 +65,15 @@ def _encoding(parser_context: Mapping[str, Any] | None) -> str:
     return encoding
 
 
+def _not_valid(encoding: str) -> ParseError:
+    return ParseError(gettext("body is not valid %(charset)s") % {"charset": encoding[:40].upper()})
+
+
 def _decode(body: bytes, encoding: str) -> str:
     try:
         return body.decode(encoding)
     except UnicodeError:  # UnicodeDecodeError, and the bare UnicodeError of idna, punycode, "undefined"
-        raise ParseError(gettext("body is not valid %(charset)s") % {"charset": encoding[:40].upper()}) from None
+        raise _not_valid(encoding) from None
 
 
 def _too_deep() -> ParseError:
@@ -156,7 +160,11 @@ class StrictMultiPartParser(parsers.MultiPartParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> parsers.DataAndFiles:
-        _encoding(parser_context)
-        result = super().parse(stream, media_type, parser_context)
+        encoding = _encoding(parser_context)
+        try:
+            result = super().parse(stream, media_type, parser_context)
+        except UnicodeError:
+            # Even with errors="replace": punycode, for one, reads its input as strict ASCII first.
+            raise _not_valid(encoding) from None
         _check_fields(result.data)
         return result
