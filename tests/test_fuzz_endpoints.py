@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -104,7 +103,7 @@ json_value = st.one_of(
 def field_pairs(draw, name: str) -> list[tuple[str, object]]:
     """A real push or request, bent: fields dropped, repeated, replaced or added."""
     pairs: list[tuple[str, object]] = list(GOOD[name].items())
-    for _ in range(draw(st.sampled_from([0, 0, 1, 2, 3]))):
+    for _ in range(draw(st.integers(0, 3))):
         # Hypothesis leans to the first choice: one that leaves the fields a push or request needs.
         action = draw(st.sampled_from(["add", "replace", "repeat", "nest", "drop"]))
         index = draw(st.integers(0, max(len(pairs) - 1, 0)))
@@ -204,12 +203,10 @@ def _post(client: Client, name: str, body: bytes, content_type: str):
 def check(client: Client, name: str, body: Body, before: dict[str, int]) -> dict[str, int]:
     """Post ``body``, check the answer and the writes against the row counts ``before``; return the counts after."""
     content, content_type, pairs = body
-    if name in API:
-        # Or the limits (per IP in the cache, per number in OtpThrottle) would soon answer 429 to everything.
-        cache.clear()
-        if before["OtpThrottle"]:
-            OtpThrottle.objects.all().delete()
-            before = row_counts()
+    if name in API and before["OtpThrottle"]:
+        # Or the per-number limits would soon answer 429 to everything.
+        OtpThrottle.objects.all().delete()
+        before = row_counts()
     outbox = len(django_huyi_sms.outbox)
     response = _post(client, name, content, content_type)
     assert response.status_code < 500, (response.status_code, response.content[:300], content_type, content[:200])
@@ -232,6 +229,12 @@ def check(client: Client, name: str, body: Body, before: dict[str, int]) -> dict
 @pytest.fixture
 def client():
     return Client(raise_request_exception=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_per_ip_limits(settings):
+    # Not what this fuzzes, and they would soon answer 429 to everything.
+    settings.HUYI_SMS = {**settings.HUYI_SMS, "RATELIMITS": {"REQUEST_CODE": None, "VERIFY_CODE": None}}
 
 
 @pytest.fixture
