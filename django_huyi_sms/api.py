@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from . import flows, purposes
 from .conf import huyi_settings
 from .exceptions import HuyiError
+from .parsers import StrictFormParser, StrictJSONParser, StrictMultiPartParser
 from .privacy import PRIVATE_POST_PARAMETERS, private
 from .problems import describe
 
@@ -58,9 +59,15 @@ class VerifyCodeSerializer(RequestCodeSerializer):
 class OtpApiView(APIView):
     """Shared error handling: every failure is ``{"code": …, "detail": …}``; no number or code in error reports."""
 
+    # POST only: OPTIONS would answer DRF's metadata (the docstring, the fields), which the docs
+    # already give to those who need it. A cross-origin site's preflight is answered before the
+    # view by django-cors-headers.
+    http_method_names = ["post"]
     permission_classes = [AllowAny]
     # The limits that matter are ours (per number in otp.py, per IP in ratelimits.py).
     throttle_classes: list = []
+    # Ours, not the project's defaults: they refuse odd bodies with a 400 (parsers.py).
+    parser_classes = [StrictJSONParser, StrictFormParser, StrictMultiPartParser]
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, HuyiError):

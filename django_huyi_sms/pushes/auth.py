@@ -18,6 +18,7 @@ from django.utils.crypto import constant_time_compare
 
 from ..client_address import client_ip
 from ..conf import SettingsError, huyi_settings
+from ..parsers import is_text
 
 logger = logging.getLogger("django_huyi_sms.pushes")
 
@@ -65,7 +66,9 @@ def authenticate_push(request: HttpRequest) -> None:
     if not expected:
         raise PushRefused("CALLBACK_TOKEN is not set: pushes are refused until it is", _caller(request))
     given = request.GET.get("token", "")
-    if not given or not constant_time_compare(given, expected):
+    # Django decodes the query string in the body's charset, so charset=unicode_escape can make
+    # a lone surrogate of it: no token holds one, and it cannot be compared as UTF-8.
+    if not given or not is_text(given) or not constant_time_compare(given, expected):
         raise PushRefused("missing or wrong token", _caller(request))
     try:
         # Read even without an allow-list: a wrong proxy count refuses every push, loudly.

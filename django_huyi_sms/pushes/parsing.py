@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..exceptions import HuyiApiError, ReviewCode
+from ..parsers import is_text
 from ..provider import CHINA, TIME_FORMAT
 from ..receipts import ReceiptEvent, ReplyEvent, TemplateEvent
 from ..validation import normalize_mobile
@@ -88,11 +89,6 @@ def _time(fields: Mapping[str, Any], name: str) -> datetime:
     return moment
 
 
-# A JSON body can carry "\ud800": a lone surrogate is no character, cannot be encoded as
-# UTF-8, and PostgreSQL refuses it in text and jsonb alike.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _check_characters(text: str, name: str) -> None:
     """Refuse text the database cannot store: NUL (PostgreSQL refuses it in text and jsonb) and lone surrogates.
 
@@ -101,7 +97,7 @@ def _check_characters(text: str, name: str) -> None:
     """
     if "\x00" in text:
         raise PushInvalid(f"{name} holds a NUL character")
-    if _SURROGATE.search(text):
+    if not is_text(text):
         raise PushInvalid(f"{name} is not valid UTF-8")
 
 

@@ -1,0 +1,266 @@
+"""Fuzz every push URL and every API endpoint: no 5xx, and a body is stored whole or not at all.
+
+Over ten thousand bodies: form fields, JSON, multipart and random bytes, built
+from real pushes and requests and bent — fields dropped, repeated, replaced
+by odd text (lone surrogates, NUL, escapes), nested deep — under random
+content types and charsets. A refused body (any answer but 200) changes no row
+of the app; an accepted one writes what a whole push or request writes.
+
+Slow (``-m "not slow"`` leaves it out); derandomized, so every run, and CI,
+tries the same bodies.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from urllib.parse import quote, urlencode
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import django_huyi_sms
+from django_huyi_sms import urls
+from django_huyi_sms.api import OtpApiView
+from django_huyi_sms.models import OtpThrottle, StatusReceipt
+from django_huyi_sms.pushes.views import PushView
+
+from .flow_helpers import MOBILE, make_user
+from .push_helpers import TOKEN, receipt_fields
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+# Every endpoint that takes a body, found in urls.py: one added later is fuzzed too.
+ENDPOINTS = [
+    pattern.name
+    for pattern in urls.urlpatterns
+    if issubclass(getattr(pattern.callback, "view_class", object), (PushView, OtpApiView))
+]
+PUSHES = [name for name in ENDPOINTS if name.endswith("_push")]
+API = [name for name in ENDPOINTS if name not in PUSHES]
+
+FUZZ = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+GOOD = {
+    "receipt_push": receipt_fields("1"),
+    "reply_push": {"mobilephone": MOBILE, "content": "TD", "smsid": "1", "reply_time": "2026-11-25 10:00:00"},
+    "template_push": {"code": "2", "msg": "ok", "templateid": "5"},
+    "otp_request": {"mobile": MOBILE, "purpose": "login"},
+    "otp_verify": {"mobile": MOBILE, "code": "123456", "purpose": "login"},
+}
+NAMES = sorted({name for fields in GOOD.values() for name in fields} | {"new_password", "x", ""})
+
+# What Django does with each charset is its own business before any view runs (docs/security.md):
+# a push URL carries the token in its query string, which Django decodes in the body's charset.
+CHARSETS = [
+    None, "utf-8", "UTF8", "gbk", "latin-1", "utf-16", "utf-32", "utf-7", "idna", "punycode",
+    "unicode_escape", "raw_unicode_escape", "undefined", "rot13", "base64", "hex", "uu", "zlib", "bz2", "nonsense",
+]
+
+
+def _django_reads_a_query_string_in(charset: str | None) -> bool:
+    """Whether Django can build a request with a query string and this charset at all."""
+    if charset is None:
+        return True
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return True  # not a codec: Django ignores the charset
+    try:
+        f"token={TOKEN}".encode().decode(charset)
+    except UnicodeDecodeError:
+        return True  # Django falls back to ISO-8859-1
+    except (LookupError, UnicodeError):
+        return False  # rot13, undefined…: Django's own 500 (docs/security.md)
+    return True
+
+
+QUERY_CHARSETS = [charset for charset in CHARSETS if _django_reads_a_query_string_in(charset)]
+
+odd_text = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=30),  # surrogates and NUL included
+    st.sampled_from(["\ud800", "\udfff", "a\x00b", "\\ud800", "送达", "%FF", "2", "0", "-1", "", " ", "９"]),
+)
+# Values no push or request has: containers, numbers, null (deep nesting has its own body below).
+json_value = st.one_of(
+    st.sampled_from([[], {}, ["2"], {"a": "2"}, [[["\ud800"]]], {"a": {"a": 1}}, 1.5, 10**30, True, None]),
+    st.lists(odd_text, max_size=2),
+    st.dictionaries(odd_text, odd_text, max_size=2),
+)
+
+
+@st.composite
+def field_pairs(draw, name: str) -> list[tuple[str, object]]:
+    """A real push or request, bent: fields dropped, repeated, replaced or added."""
+    pairs: list[tuple[str, object]] = list(GOOD[name].items())
+    for _ in range(draw(st.integers(0, 3))):
+        # Hypothesis leans to the first choice: one that leaves the fields a push or request needs.
+        action = draw(st.sampled_from(["add", "replace", "repeat", "nest", "drop"]))
+        index = draw(st.integers(0, max(len(pairs) - 1, 0)))
+        if action == "drop" and pairs:
+            pairs.pop(index)
+        elif action == "repeat" and pairs:
+            pairs.append((pairs[index][0], draw(odd_text)))
+        elif action == "replace" and pairs:
+            pairs[index] = (pairs[index][0], draw(odd_text))
+        elif action == "add":
+            pairs.append((draw(st.one_of(st.sampled_from(NAMES), odd_text)), draw(st.one_of(odd_text, json_value))))
+        elif action == "nest" and pairs:
+            pairs[index] = (pairs[index][0], draw(json_value))
+    return pairs
+
+
+def _json(pairs: list[tuple[str, object]]) -> bytes:
+    # Written by hand: a dict could not repeat a name. json.dumps escapes surrogates as \ud800.
+    return ("{" + ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in pairs) + "}").encode()
+
+
+def _form(pairs: list[tuple[str, object]]) -> bytes:
+    return urlencode([(key, str(value)) for key, value in pairs], errors="surrogatepass").encode()
+
+
+def _multipart(pairs: list[tuple[str, object]]) -> bytes:
+    parts = b"".join(
+        b'--x\r\nContent-Disposition: form-data; name="' + quote(key, errors="surrogatepass").encode() + b'"\r\n\r\n'
+        + str(value).encode("utf-8", "surrogatepass") + b"\r\n"
+        for key, value in pairs
+    )
+    return parts + b"--x--\r\n"
+
+
+Body = tuple[bytes, str, "list[tuple[str, object]] | None"]
+
+RANDOM_MEDIA_TYPES = [
+    "application/x-www-form-urlencoded", "application/json", "multipart/form-data; boundary=x", "multipart/form-data",
+    "text/plain", "text/xml", "application/octet-stream", "", "*/*", "application/json;;", "application/x-json",
+]
+
+
+@st.composite
+def bodies(draw, name: str) -> list[Body]:
+    """Five bodies: one bent push or request as form fields, as JSON and as multipart; deep JSON; random bytes.
+
+    Each is ``(body, content type, the pairs it carries if it is plain UTF-8 form or JSON)``.
+    """
+    pairs = draw(field_pairs(name))
+    charsets = st.sampled_from(QUERY_CHARSETS if name in PUSHES else CHARSETS)
+    form_charset, json_charset = draw(charsets), draw(charsets)
+    found = [
+        (_form(pairs), _content_type("application/x-www-form-urlencoded", form_charset), form_charset),
+        (_json(pairs), _content_type("application/json", json_charset), json_charset),
+        (_multipart(pairs), _content_type("multipart/form-data; boundary=x", draw(charsets)), "-"),
+    ]
+    depth = draw(st.sampled_from([31, 32, 33, 1000, 3000, 50_000]))
+    found.append((b'{"code": ' + b"[" * depth + b"]" * depth + b"}", "application/json", "-"))
+    found.append((draw(st.binary(max_size=200)), _content_type(draw(st.sampled_from(RANDOM_MEDIA_TYPES)), draw(charsets)), "-"))
+    return [(body, content_type, pairs if charset in (None, "utf-8") else None) for body, content_type, charset in found]
+
+
+def _content_type(media_type: str, charset: str | None) -> str:
+    return media_type if charset is None else f"{media_type}; charset={charset}"
+
+
+MODELS = list(apps.get_app_config("huyi_sms").get_models())
+
+
+def row_counts() -> dict[str, int]:
+    """Every model's row count, in one query (the fuzz counts twice per body)."""
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {table})" for table in tables))
+        return dict(zip((model.__name__ for model in MODELS), cursor.fetchone(), strict=True))
+
+
+def _changes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in before if after[name] != before[name]}
+
+
+# What a whole accepted push or request writes: model → the row counts it may add.
+WHOLE = {
+    "receipt_push": {"StatusReceipt": {1}},
+    "reply_push": {"UpstreamReply": {0, 1}, "OptOut": {0, 1}},
+    "template_push": {"SmsTemplate": {0, 1}},
+    "otp_request": {"OtpRecord": {1}, "SmsLog": {0, 1}, "OtpThrottle": {1}},
+    "otp_verify": {"OtpRecord": {0}, "UserMobile": {0, 1}},
+}
+
+
+def _post(client: Client, name: str, body: bytes, content_type: str):
+    url = reverse(f"huyi_sms:{name}") + (f"?token={TOKEN}" if name in PUSHES else "")
+    return client.generic("POST", url, data=body, content_type=content_type)
+
+
+def check(client: Client, name: str, body: Body, before: dict[str, int]) -> dict[str, int]:
+    """Post ``body``, check the answer and the writes against the row counts ``before``; return the counts after."""
+    content, content_type, pairs = body
+    if name in API and before["OtpThrottle"]:
+        # Or the per-number limits would soon answer 429 to everything.
+        OtpThrottle.objects.all().delete()
+        before = row_counts()
+    outbox = len(django_huyi_sms.outbox)
+    response = _post(client, name, content, content_type)
+    assert response.status_code < 500, (response.status_code, response.content[:300], content_type, content[:200])
+    after = row_counts()
+    changes = _changes(before, after)
+    if response.status_code != 200:
+        assert changes == {}, (response.status_code, response.content[:200], changes)
+        assert len(django_huyi_sms.outbox) == outbox
+        return after
+    for model, added in changes.items():
+        assert model in WHOLE[name] and added in WHOLE[name][model], (name, changes)
+    assert changes.get("SmsLog", 0) == len(django_huyi_sms.outbox) - outbox
+    if name == "receipt_push" and pairs is not None:
+        # Every field as sent: a name given twice would have been refused, not half-kept.
+        raw = StatusReceipt.objects.latest("pk").raw
+        assert raw == {key[:64]: str(value)[:1000] for key, value in pairs}, (raw, pairs)
+    return after
+
+
+@pytest.fixture
+def client():
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_per_ip_limits(settings):
+    # Not what this fuzzes, and they would soon answer 429 to everything.
+    settings.HUYI_SMS = {**settings.HUYI_SMS, "RATELIMITS": {"REQUEST_CODE": None, "VERIFY_CODE": None}}
+
+
+@pytest.fixture
+def alice():
+    """An account for the API's number, so a request can send a code and a sign-in can succeed."""
+    return make_user()
+
+
+def test_the_fuzz_covers_every_endpoint_that_takes_a_body():
+    assert set(ENDPOINTS) == set(GOOD)
+
+
+# Five bodies an example: 5 × 400 × 5 endpoints = 10,000 bodies.
+@pytest.mark.parametrize("name", PUSHES)
+@settings(FUZZ, max_examples=400)
+@given(data=st.data())
+def test_push_bodies(client, name, data):
+    counts = row_counts()
+    for body in data.draw(bodies(name)):
+        counts = check(client, name, body, counts)
+
+
+@pytest.mark.parametrize("name", API)
+@settings(FUZZ, max_examples=400)
+@given(data=st.data())
+def test_api_bodies(client, alice, name, data):
+    counts = row_counts()
+    for body in data.draw(bodies(name)):
+        counts = check(client, name, body, counts)
