@@ -30,7 +30,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -39,7 +40,7 @@ from rest_framework.utils import json as drf_json
 if TYPE_CHECKING:
     from django.http.request import _ImmutableQueryDict
 
-__all__ = ["MAX_DEPTH", "is_text", "StrictJSONParser", "StrictFormParser", "StrictMultiPartParser"]
+__all__ = ["MAX_DEPTH", "is_text", "form_problem", "StrictJSONParser", "StrictFormParser", "StrictMultiPartParser"]
 
 #: How deep JSON may nest (a push or a request is one flat object: depth 1).
 MAX_DEPTH = 32
@@ -114,12 +115,38 @@ def _check_json(data: Any) -> None:
             pending.extend((child, depth + 1) for child in children)
 
 
-def _check_fields(data: QueryDict) -> None:
-    """Refuse form fields holding a lone surrogate, or given twice."""
+def _check_text(data: QueryDict) -> None:
+    """Refuse form fields holding a lone surrogate."""
     for name, values in data.lists():
         if not is_text(name) or not all(is_text(value) for value in values):
             raise _lone_surrogate()
+
+
+def _check_fields(data: QueryDict) -> None:
+    """Refuse form fields holding a lone surrogate, or given twice."""
+    _check_text(data)
     _check_names(name for name, values in data.lists() for _value in values)
+
+
+def form_problem(request: HttpRequest) -> str | None:
+    """Why the form in ``request``'s body cannot be read, or ``None`` when it can.
+
+    For the app's HTML pages, which read ``request.POST`` through Django's
+    forms: the body's charset must be a text encoding, the body must decode in
+    it, and no field may hold a lone surrogate (a page that echoes it could not
+    be encoded). Laxer than the parsers, as a browser's form needs: a name
+    given twice or a stray ``%FF`` is the form's to judge.
+    """
+    try:
+        encoding = _encoding({"encoding": request.encoding})
+        try:
+            fields = request.POST
+        except (UnicodeError, MultiPartParserError):
+            raise _not_valid(encoding) from None
+        _check_text(fields)
+    except ParseError as error:
+        return str(error.detail)
+    return None
 
 
 class StrictJSONParser(parsers.JSONParser):

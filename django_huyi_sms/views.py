@@ -8,12 +8,14 @@ counts down until another code may be asked for. Templates extend
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -27,6 +29,7 @@ from . import flows
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
+from .parsers import form_problem
 from .privacy import PRIVATE_POST_PARAMETERS
 from .provider import mask_mobile
 
@@ -43,7 +46,25 @@ SEND_CODE = "send_code"
 #: Where the reset flow remembers the number between its two pages.
 RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
 
-_protected = [
+_View = Callable[..., HttpResponseBase]
+
+
+def readable_form(view: _View) -> _View:
+    """A POST whose form cannot be read (an odd charset, a lone surrogate) is a 400 saying why, not a 500."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            problem = form_problem(request)
+            if problem is not None:
+                return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+_protected: list[Callable[[_View], _View]] = [
+    readable_form,  # first: the CSRF check reads the form too
     sensitive_post_parameters(*PRIVATE_POST_PARAMETERS),
     csrf_protect,
     never_cache,
