@@ -43,10 +43,15 @@ lint: $(STAMP)
 
 # The oldest supported pair: Django 5.2 LTS on Python 3.11.
 COMPAT_VENV := .venv-django52
-test-compat: browser
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+
+$(COMPAT_STAMP): pyproject.toml
 	@test -x $(COMPAT_VENV)/bin/python || python3 -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e ".[dev]" "Django>=5.2,<5.3"
+	@touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP) browser
 	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # On PostgreSQL (the benchmarks skip, saying so, without it), in a test database of their own.
