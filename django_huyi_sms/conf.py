@@ -805,12 +805,13 @@ def _check_code_template(checked: _Checked) -> None:
     if ("OTP", "TEMPLATE_ID") in checked.refused or ("OTP", "LENGTH") in checked.refused or "OTP" not in checked.values:
         return
     otp = checked.values["OTP"]
-    if otp["TEMPLATE_ID"] is None or otp["LENGTH"] <= MAX_VERIFICATION_VARIABLE_LENGTH:
+    length = otp.get("LENGTH")
+    if otp.get("TEMPLATE_ID") is None or length is None or length <= MAX_VERIFICATION_VARIABLE_LENGTH:
         return
     checked.flag(
         Problem(
             "huyi_sms.E021",
-            f"{SETTING_NAME}['OTP']['LENGTH'] ({otp['LENGTH']}) must be at most {MAX_VERIFICATION_VARIABLE_LENGTH} "
+            f"{SETTING_NAME}['OTP']['LENGTH'] ({length}) must be at most {MAX_VERIFICATION_VARIABLE_LENGTH} "
             f"with OTP['TEMPLATE_ID'] set: ihuyi refuses a verification template's variable longer than that "
             "(40722), so every code would be refused.",
             hint="Use codes of 4 to 8 digits (6 is the default), or send the whole text (TEMPLATE_ID None).",
