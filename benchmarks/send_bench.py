@@ -81,8 +81,8 @@ def run(database: str, url: str) -> dict[str, object]:
     returning = connection.vendor == "postgresql"
     insert_sql = (
         f"INSERT INTO {table} (product, mobile, content, parts, status, smsid, provider_msg, receipt_code, "
-        f"receipt_msg, purpose, attempts, receipt_waiting, created_at, claimed_at, updated_at) "
-        f"VALUES ('sms', %s, %s, 1, 'queued', '', '', '', '', '', 1, false, %s, %s, %s)"
+        f"receipt_msg, purpose, carries_code, variables, attempts, receipt_waiting, created_at, claimed_at, updated_at) "
+        f"VALUES ('sms', %s, %s, 1, 'queued', '', '', '', '', '', false, '[]', 1, false, %s, %s, %s)"
         + (" RETURNING id" if returning else "")
     )
     update_sql = (

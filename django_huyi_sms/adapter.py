@@ -71,8 +71,21 @@ class HuyiAdapter:
         return user is not None and getattr(user, "is_active", True)
 
     def code_message(self, code: str, purpose: str) -> str:
-        """The text of the SMS that carries ``code``: ``OTP["TEMPLATE"]`` by default."""
+        """The text of the SMS that carries ``code``: ``OTP["TEMPLATE"]`` by default.
+
+        Used while ``OTP["TEMPLATE_ID"]`` is ``None``; once it is set, the code
+        goes as that template's variables (:meth:`code_variables`) instead.
+        """
         return huyi_settings.OTP["TEMPLATE"].format(code=code)
+
+    def code_variables(self, code: str, purpose: str) -> list[str]:
+        """The variables of template ``OTP["TEMPLATE_ID"]`` that carry ``code``: ``[code]`` by default.
+
+        Override for a template with more places, e.g. ``[code, "5"]`` for
+        ``您的验证码是：【变量1】，【变量2】分钟内有效。``. The code is starred out of
+        the log wherever it appears.
+        """
+        return [code]
 
     # -- users and their numbers --------------------------------------------------------
 

@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - used without Django: no Django report 
     def _private(function: Callable[..., Any]) -> Callable[..., Any]:
         return function
 
-from . import transport, validation
+from . import template_variables, transport, validation
 from .exceptions import (
     HuyiConfigurationError,
     HuyiConnectionError,
@@ -271,6 +271,7 @@ class IhuyiClient:
         mobile: str | list[str],
         content: str,
         *,
+        templateid: int | None = None,
         stime: datetime | None = None,
         checked: bool = False,
     ) -> SubmitResult:
@@ -278,11 +279,15 @@ class IhuyiClient:
 
         ``mobile`` is one number, or for the marketing product a list (or a
         comma-separated string) of numbers. ``stime`` schedules a marketing
-        send. The number and content are checked first (see
-        ``validation.py``); a refusal raises the same exception the provider's
-        code would, before any HTTP call. ``checked=True`` says the caller has
-        already run those checks on exactly these values (``sending.py`` does),
-        so they are not run twice.
+        send. With ``templateid``, ``content`` is the template's variables,
+        ``|``-separated (``submit(mobile, "1234", templateid=1)``), and the
+        provider renders the message; the dynamic password signs them as sent.
+        The number and content are checked first (see ``validation.py``; a
+        template 1 send's variables as ``template_variables.py`` says); a
+        refusal raises the same exception the provider's code would, before
+        any HTTP call. ``checked=True`` says the caller has already run those
+        checks on exactly these values (``sending.py`` does), so they are not
+        run twice.
 
         Raises a ``HuyiApiError`` subclass for every non-success code;
         ``HuyiConnectionError`` when the request never left;
@@ -294,6 +299,8 @@ class IhuyiClient:
         else:
             mobile_field = validation.prepare_mobile(mobile, self.product)
             content = validation.validate_content(content)
+            if templateid is not None:
+                self._check_template_send(template_variables.check_templateid(templateid), content)
         if stime is not None and self.product != "marketing":
             raise ValueError("stime (a scheduled send) is only offered by the marketing product")
         now = self._now()
@@ -301,6 +308,8 @@ class IhuyiClient:
         fields["password"] = self._password(self.account, self._api_key, mobile_field, content, now)
         if self.sign_mode == SIGN_DYNAMIC:
             fields["time"] = now
+        if templateid is not None:
+            fields["templateid"] = str(templateid)
         if stime is not None:
             fields["stime"] = stime.strftime(TIME_FORMAT)
         reply = self._call("Submit", fields)
@@ -342,6 +351,17 @@ class IhuyiClient:
         return TemplateResult(code=ResultCode.ACCEPTED, msg=reply["msg"], templateid=templateid)
 
     # -- pieces -------------------------------------------------------------
+
+    def _check_template_send(self, templateid: int, content: str) -> None:
+        """A template 1 send's variables as the provider checks them (4072, 40722).
+
+        Only template 1's text is known to a client alone; the variables of
+        another template are left to the provider (``sending.py`` knows its templates).
+        """
+        if template_variables.is_default_template(templateid, self.product):
+            template_variables.check_values(
+                template_variables.DEFAULT_TEMPLATE, template_variables.split(content), templateid=templateid
+            )
 
     def _now(self) -> str:
         return str(int(self.clock()))

@@ -57,6 +57,7 @@ from django.utils.module_loading import import_string
 
 from .provider import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_MODES, check_product
 from .sandbox.config import SandboxConfig, SandboxConfigError
+from .template_variables import MAX_VERIFICATION_VARIABLE_LENGTH
 
 __all__ = [
     "DEFAULTS",
@@ -96,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
         "RESEND_INTERVAL": 60,
         "DAILY_LIMIT": 5,
         "TEMPLATE": "您的验证码是：{code}。请不要把验证码泄露给其他人。",
+        # A templateid (1: the default verification template): codes go as its variable instead
+        # of as the whole TEMPLATE text. None: the whole text.
+        "TEMPLATE_ID": None,
         # SmsCodeBackend: sign up a number that has no account on its first login.
         "CREATE_USER_ON_LOGIN": False,
         # Sign-in and password-reset code requests take at least this long (seconds), whether
@@ -370,6 +374,12 @@ def _template(value: Any) -> str:
     return value
 
 
+def _templateid(value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 2**63 - 1):
+        return value
+    raise _refuse(value, "None, or the templateid of an approved template (a whole number, 1 or more)")
+
+
 def _field_name(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value.isidentifier()):
         return value
@@ -437,6 +447,9 @@ _NESTED_RULES: dict[str, dict[str, _Spec]] = {
         "RESEND_INTERVAL": _Spec("huyi_sms.E011", _whole(), "Seconds; ihuyi advises at least 60."),
         "DAILY_LIMIT": _Spec("huyi_sms.E011", _whole(1)),
         "TEMPLATE": _Spec("huyi_sms.E011", _template, "It must also match a template approved in your ihuyi account."),
+        "TEMPLATE_ID": _Spec(
+            "huyi_sms.E020", _templateid, "1 is every account's default verification template. See docs/templates.md."
+        ),
         "CREATE_USER_ON_LOGIN": _Spec("huyi_sms.E011", _boolean),
         "UNIFORM_RESPONSE_SECONDS": _Spec("huyi_sms.E011", _optional(_seconds(positive=False), 0.0)),
     },
@@ -591,6 +604,7 @@ def _check(user: Any, defaults: Mapping[str, Any], django_settings: Any) -> _Che
         values[name] = checked.apply(spec, default if value is None else value, (name,), prefix="")
     _build_products(checked)
     _check_stale_after(checked)
+    _check_code_template(checked)
     return checked
 
 
@@ -783,6 +797,27 @@ def _check_stale_after(checked: _Checked) -> None:
             summary="QUEUE['STALE_AFTER'] is not longer than TIMEOUT",
         ),
         "QUEUE",
+    )
+
+
+def _check_code_template(checked: _Checked) -> None:
+    """A code sent as a template's variable is a verification template's: at most 8 characters (40722)."""
+    if ("OTP", "TEMPLATE_ID") in checked.refused or ("OTP", "LENGTH") in checked.refused or "OTP" not in checked.values:
+        return
+    otp = checked.values["OTP"]
+    length = otp.get("LENGTH")
+    if otp.get("TEMPLATE_ID") is None or length is None or length <= MAX_VERIFICATION_VARIABLE_LENGTH:
+        return
+    checked.flag(
+        Problem(
+            "huyi_sms.E021",
+            f"{SETTING_NAME}['OTP']['LENGTH'] ({length}) must be at most {MAX_VERIFICATION_VARIABLE_LENGTH} "
+            f"with OTP['TEMPLATE_ID'] set: ihuyi refuses a verification template's variable longer than that "
+            "(40722), so every code would be refused.",
+            hint="Use codes of 4 to 8 digits (6 is the default), or send the whole text (TEMPLATE_ID None).",
+            summary="OTP['LENGTH'] is too long for a code sent by template",
+        ),
+        "OTP",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import purposes, validation
+from . import purposes, template_variables, validation
 from .conf import huyi_settings
 from .exceptions import CodeExpired, DailyLimitReached, InvalidCode, ReceiptCode, ResendTooSoon, TooManyAttempts
 from .provider import mask_mobile
@@ -63,6 +64,10 @@ class SmsLog(models.Model):
     mobile = models.CharField(_("mobile"), max_length=32)
     content = models.TextField(_("content"))
     parts = models.PositiveSmallIntegerField(_("billed parts"), default=1)
+    # A template send: the template and its variables (a code's starred out), from which the
+    # provider rendered ``content``. A queued one is sent from these.
+    templateid = models.BigIntegerField(_("template id"), null=True, blank=True)
+    variables = models.JSONField(_("template variables"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     smsid = models.CharField(_("smsid"), max_length=64, blank=True, default="")
     provider_code = models.IntegerField(_("provider code"), null=True, blank=True)
@@ -176,6 +181,23 @@ class SmsTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.templateid or '-'} {validation.excerpt(self.content, 40)}"
+
+    @property
+    def variable_count(self) -> int:
+        """How many variables a send from this template takes: one per 【变量】 place."""
+        return template_variables.count_variables(self.content)
+
+    @property
+    def is_verification(self) -> bool:
+        """A verification template, whose variables take at most 8 characters (``template_variables.py``)."""
+        return template_variables.is_verification_template(self.content)
+
+    def render(self, variables: Sequence[str | int]) -> str:
+        """The text a send from this template with ``variables`` puts on the phone.
+
+        Raises what the provider's codes stand for (``template_variables.check_values``).
+        """
+        return template_variables.render(self.content, template_variables.check_values(self.content, variables))
 
 
 class StatusReceipt(models.Model):

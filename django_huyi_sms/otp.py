@@ -224,7 +224,12 @@ def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
     mobile, purpose = record.mobile, record.purpose
     try:
         # The row logs the message with the code starred out: a code is never stored in clear.
-        log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
+        templateid = huyi_settings.OTP["TEMPLATE_ID"]
+        if templateid is None:
+            log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
+        else:
+            variables = adapter.code_variables(code, purpose)
+            log = send_sms(mobile, template=templateid, variables=variables, purpose=purpose, redact=[code])
     except HuyiApiError as error:
         if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
             logger.warning(

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import optouts, receipts, signals, statements, validation
+from . import optouts, receipts, signals, statements, template_variables, validation
 from .backends import BaseSmsBackend, OutgoingSms, get_backend
 from .conf import huyi_settings
 from .exceptions import (
@@ -76,25 +76,102 @@ CLAIM_CHUNK = 20
 _ANSWERABLE = (Status.QUEUED, Status.UNKNOWN)
 
 
+#: What ``send_sms`` and friends take as a template: an ``SmsTemplate`` row, or a templateid.
+Template = SmsTemplate | int
+
+
 @private
-def prepare_message(mobile: str, content: str, *, product: str = "sms") -> OutgoingSms:
+def prepare_message(
+    mobile: str,
+    content: str = "",
+    *,
+    template: Template | None = None,
+    variables: Sequence[str | int] = (),
+    product: str = "sms",
+) -> OutgoingSms:
     """Validate and normalise a message for ``product`` as the provider would.
 
-    Raises the exception of the provider's code (``HuyiRecipientError`` 403/406,
-    ``HuyiContentError`` 404/4070/4073/4074) and ``ValueError`` for an unknown
-    product. Writes nothing.
+    Whole ``content``; or a template send: ``template`` (an approved
+    ``SmsTemplate`` of ``product``, or its templateid; ``1`` is the sms
+    product's default verification template, known without a row) filled with
+    ``variables`` in order. The template's text is rendered here, so the
+    message's ``content`` (and its billed parts) is what the phone gets, and
+    the provider is sent the variables (``OutgoingSms.submitted_content``).
+
+    Raises the exception of the provider's code: ``HuyiRecipientError``
+    403/406, ``HuyiContentError`` 404/4070/4073/4074 for the text (rendered or
+    whole), 4071 for a template not recorded as approved for ``product``, 4072
+    for a wrong number of variables or one holding ``|``, 40722 for a
+    verification template's variable past 8 characters (and code ``None`` for
+    an empty one; see ``template_variables.py``). Raises ``ValueError`` for an
+    unknown product, content given with a template or variables without one,
+    and ``TypeError`` for a template or variables of the wrong type. Writes
+    nothing; reads the template's row when given a templateid.
     """
     check_product(product)
     mobile_field = validation.prepare_mobile(mobile, product)
-    content = validation.validate_content(content)
-    return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
+    if template is None:
+        if variables:
+            raise ValueError("variables need a template: send_sms(mobile, template=..., variables=[...])")
+        content = validation.validate_content(content)
+        return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
+    if content:
+        raise ValueError("send either content or a template with its variables, not both")
+    templateid, text = _template_text(template, product)
+    values = template_variables.check_values(text, variables, templateid=templateid)
+    content = validation.validate_content(template_variables.render(text, values))
+    return OutgoingSms(
+        product=product,
+        mobile=mobile_field,
+        content=content,
+        parts=validation.count_parts(content),
+        templateid=templateid,
+        variables=values,
+    )
+
+
+def _template_text(template: Template, product: str) -> tuple[int, str]:
+    """``template``'s templateid and text, if the provider will take it for ``product``; raises 4071 otherwise.
+
+    Only a template recorded as approved counts (``add_template`` records it,
+    the review push approves it), and template 1 of the sms product. The row is
+    what the message is rendered from: without it, the log and the billing
+    count would not know the text.
+    """
+    if isinstance(template, SmsTemplate):
+        row: SmsTemplate | None = template
+        if template.templateid is None:
+            raise error_for_code(ResultCode.NO_TEMPLATE, detail="the template has no templateid: it was never added")
+        templateid = template.templateid
+    else:
+        templateid = template_variables.check_templateid(template)
+        if template_variables.is_default_template(templateid, product):
+            return templateid, template_variables.DEFAULT_TEMPLATE
+        row = SmsTemplate.objects.filter(product=product, templateid=templateid).first()
+    if row is None:
+        raise error_for_code(
+            ResultCode.NO_TEMPLATE,
+            detail=f"template #{templateid} of the {product} product is not recorded: add it with add_template() "
+            "(a template registered in the ihuyi console: record it as an approved SmsTemplate)",
+        )
+    if row.product != product:
+        raise error_for_code(
+            ResultCode.NO_TEMPLATE, detail=f"template #{templateid} belongs to the {row.product} product, not {product}"
+        )
+    if row.status != SmsTemplate.Status.APPROVED:
+        raise error_for_code(
+            ResultCode.NO_TEMPLATE, detail=f"template #{templateid} is {row.status}: only an approved template is sent"
+        )
+    return templateid, row.content
 
 
 @private
 def send_sms(
     mobile: str,
-    content: str,
+    content: str = "",
     *,
+    template: Template | None = None,
+    variables: Sequence[str | int] = (),
     product: str = "sms",
     purpose: str = "",
     user: Any = None,
@@ -103,8 +180,15 @@ def send_sms(
 ) -> SmsLog:
     """Send ``content`` to one ``mobile`` now, and return its ``SmsLog`` row.
 
-    ``redact`` lists secrets in ``content`` (a one-time code) that the provider
-    gets but the row never stores: they are starred out in ``SmsLog.content``.
+    Or send ``template`` (an ``SmsTemplate``, or a templateid: ``1`` is the
+    default verification template) with ``variables``, in the provider's
+    template-variable mode (see :func:`prepare_message`); the row keeps the
+    templateid, the variables and the text they render.
+
+    ``redact`` lists secrets in ``content`` or ``variables`` (a one-time code)
+    that the provider gets but the row never stores: they are starred out in
+    ``SmsLog.content`` and ``SmsLog.variables``, and the row is marked
+    ``carries_code`` (never sent again).
 
     The row is written as ``queued`` before the HTTP call, then becomes
     ``submitted`` (with the provider's ``smsid``; ``sms_sent`` is sent),
@@ -120,7 +204,7 @@ def send_sms(
     unknown); the row records them either way, and the exception carries it as
     ``error.log``.
     """
-    message = _checked(mobile, content, product)
+    message = _checked(mobile, content, template, variables, product)
     log = _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
     deliver(log, message, fail_silently=fail_silently)
     return log
@@ -129,8 +213,10 @@ def send_sms(
 @private
 def enqueue_sms(
     mobile: str,
-    content: str,
+    content: str = "",
     *,
+    template: Template | None = None,
+    variables: Sequence[str | int] = (),
     product: str = "sms",
     purpose: str = "",
     user: Any = None,
@@ -138,8 +224,9 @@ def enqueue_sms(
 ) -> SmsLog:
     """Record ``content`` to ``mobile`` as ``queued`` and send it from a task once the transaction commits.
 
-    Takes ``send_sms``'s arguments and validates the same way, raising before
-    anything is written. The row is handed to a worker only on commit
+    Takes ``send_sms``'s arguments (a template and its variables too) and
+    validates the same way, raising before anything is written; the row keeps
+    what the worker sends. The row is handed to a worker only on commit
     (``transaction.on_commit``), so a rollback sends nothing, and a crash after
     the commit loses nothing (``huyi_requeue`` hands out rows no worker took).
     Rows queued in one transaction go to workers in batches of
@@ -150,14 +237,16 @@ def enqueue_sms(
     """
     from . import tasks  # tasks.py calls back into this module: import at call time
 
-    message = _checked(mobile, content, product)
+    message = _checked(mobile, content, template, variables, product)
     log = _new_row(message, purpose=purpose, user=user, dispatched=True)
     tasks.dispatch_on_commit([log.pk])
     return log
 
 
-def _checked(mobile: str, content: str, product: str) -> OutgoingSms:
-    message = prepare_message(mobile, content, product=product)
+def _checked(
+    mobile: str, content: str, template: Template | None, variables: Sequence[str | int], product: str
+) -> OutgoingSms:
+    message = prepare_message(mobile, content, template=template, variables=variables, product=product)
     if len(message.mobiles) != 1:
         raise error_for_code(ResultCode.MOBILE_INVALID, detail="send_sms() sends to exactly one number")
     optouts.check_may_receive(message.mobile, product)
@@ -187,6 +276,8 @@ def _new_row(
         "mobile": message.mobile,
         "content": _redacted(message.content, redact),
         "parts": message.parts,
+        "templateid": message.templateid,
+        "variables": [_redacted(value, redact) for value in message.variables],
         "status": Status.QUEUED,
         "smsid": "",
         "provider_msg": "",
@@ -384,7 +475,7 @@ def send_queued(pks: Sequence[int]) -> int:
         accepted: list[tuple[SmsLog, SubmitResult]] = []
         for log in _claim(pks[start : start + CLAIM_CHUNK]):
             attempted += 1
-            message = OutgoingSms(product=log.product, mobile=log.mobile, content=log.content, parts=log.parts)
+            message = _stored_message(log)
             try:
                 accepted.append((log, _send_one(message, backend)))
                 continue
@@ -405,6 +496,18 @@ def send_queued(pks: Sequence[int]) -> int:
     for pk, delay in retries:
         tasks.dispatch([pk], delay=delay)
     return attempted
+
+
+def _stored_message(log: SmsLog) -> OutgoingSms:
+    """The message a queued row stands for, as ``prepare_message`` made it when it was queued."""
+    return OutgoingSms(
+        product=log.product,
+        mobile=log.mobile,
+        content=log.content,
+        parts=log.parts,
+        templateid=log.templateid,
+        variables=tuple(log.variables or ()),
+    )
 
 
 def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> None:
@@ -603,7 +706,11 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
     allowed = RESENDABLE_STATUSES + ((Status.UNKNOWN,) if confirm_unknown else ())
     if log.carries_code:
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
-    message = _checked(log.mobile, log.content, log.product)
+    if log.templateid is not None:
+        # Checked again as a new send: the template may have been rejected since.
+        message = _checked(log.mobile, "", log.templateid, log.variables, log.product)
+    else:
+        message = _checked(log.mobile, log.content, None, (), log.product)
     with transaction.atomic():
         # Lock the original so that two concurrent resends of it create one new row.
         original = SmsLog.objects.select_for_update().filter(pk=log.pk).first()

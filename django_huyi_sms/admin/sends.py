@@ -18,7 +18,7 @@ from .. import balances, sending
 from ..exceptions import HuyiError
 from ..models import SmsLog, StatusReceipt, UpstreamReply
 from ..stats import time_to_delivery
-from . import dashboard, export
+from . import dashboard, export, template_sends
 from .base import (
     MaskedMobileMixin,
     OwnFiltersOnlyMixin,
@@ -111,6 +111,11 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
             **(extra_context or {}),
             "balances": balances.current_balances(),
             "dashboard_url": reverse(f"{self.admin_site.name}:huyi_sms_smslog_dashboard"),
+            "send_template_url": (
+                reverse(f"{self.admin_site.name}:huyi_sms_smslog_send_template")
+                if self.has_resend_permission(request)
+                else ""
+            ),
         }
         return super().changelist_view(request, extra_context)
 
@@ -127,6 +132,8 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
                         "product",
                         mobile,
                         "full_content",
+                        "templateid",
+                        "template_variables",
                         "parts",
                         "purpose",
                         "carries_code",
@@ -154,6 +161,11 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
     @admin.display(description=_("content"))
     def full_content(self, obj: SmsLog) -> str:
         return obj.content
+
+    @admin.display(description=_("template variables"))
+    def template_variables(self, obj: SmsLog) -> str:
+        # A variable cannot hold "|" (it separates them on the wire), so the list reads back unambiguously.
+        return " | ".join(obj.variables or ())
 
     @admin.display(description=_("resent as"))
     def resent_as(self, obj: SmsLog) -> str:
@@ -260,7 +272,15 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.dashboard_view)
-        return [path("dashboard/", view, name="huyi_sms_smslog_dashboard"), *super().get_urls()]
+        send = self.admin_site.admin_view(self.send_template_view)
+        return [
+            path("dashboard/", view, name="huyi_sms_smslog_dashboard"),
+            path("send-template/", send, name="huyi_sms_smslog_send_template"),
+            *super().get_urls(),
+        ]
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         return dashboard.render_dashboard(self, request)
+
+    def send_template_view(self, request: HttpRequest) -> HttpResponse:
+        return template_sends.send_from_template(self, request)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import template_variables
 from ..exceptions import ResultCode
 from ..provider import BalanceResult, SubmitResult, TemplateResult, mask_mobile
 
@@ -20,6 +21,10 @@ class OutgoingSms:
     marketing product several, comma-separated. Its ``repr`` (what error
     reports and debuggers print) shows the numbers masked and not the text,
     which may carry a one-time code.
+
+    A template send (``templateid`` set) carries the template's ``variables``;
+    ``content`` is then the text they render, which the phone gets and the
+    log keeps, and :attr:`submitted_content` what goes in the request.
     """
 
     product: str
@@ -27,16 +32,26 @@ class OutgoingSms:
     content: str
     parts: int = 1
     stime: datetime | None = None
+    templateid: int | None = None
+    variables: tuple[str, ...] = ()
 
     @property
     def mobiles(self) -> list[str]:
         return self.mobile.split(",")
 
+    @property
+    def submitted_content(self) -> str:
+        """Submit's ``content`` field: the text, or a template send's ``|``-separated variables."""
+        if self.templateid is None:
+            return self.content
+        return template_variables.join(self.variables)
+
     def __repr__(self) -> str:
         mobiles = ",".join(mask_mobile(mobile) for mobile in self.mobiles)
         return (
             f"{self.__class__.__name__}(product={self.product!r}, mobile={mobiles!r}, "
-            f"content=<{len(self.content)} characters>, parts={self.parts}, stime={self.stime!r})"
+            f"content=<{len(self.content)} characters>, parts={self.parts}, stime={self.stime!r}, "
+            f"templateid={self.templateid!r})"
         )
 
 
@@ -76,7 +91,8 @@ class OfflineBackend(BaseSmsBackend):
 
 
 _counter = itertools.count(1)
-_template_ids = itertools.count(1)
+# Template 1 is every account's default: the provider gives added templates other ids.
+_template_ids = itertools.count(template_variables.DEFAULT_TEMPLATE_ID + 1)
 _counter_lock = threading.Lock()
 
 

@@ -22,8 +22,9 @@ class ConsoleBackend(OfflineBackend):
         result = self.accepted()
         # The full number is printed on purpose: the developer reading the console is the recipient.
         plural = "s" if message.parts != 1 else ""
+        template = f"template #{message.templateid}, " if message.templateid is not None else ""
         self._write(
-            f"--- SMS [{message.product}] to {message.mobile} ({message.parts} part{plural}, "
+            f"--- SMS [{message.product}] to {message.mobile} ({template}{message.parts} part{plural}, "
             f"smsid {result.smsid}) ---\n{message.content}\n"
         )
         return result

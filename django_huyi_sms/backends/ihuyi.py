@@ -56,7 +56,13 @@ class IhuyiBackend(BaseSmsBackend):
 
     def send(self, message: OutgoingSms) -> SubmitResult:
         # sending.py has checked the message (prepare_message): the client need not check it again.
-        return self.client(message.product).submit(message.mobile, message.content, stime=message.stime, checked=True)
+        return self.client(message.product).submit(
+            message.mobile,
+            message.submitted_content,
+            templateid=message.templateid,
+            stime=message.stime,
+            checked=True,
+        )
 
     def get_balance(self, product: str = "sms") -> BalanceResult:
         return self.client(product).get_num()

@@ -64,6 +64,7 @@ class SandboxMessage:
     account: str
     verification: bool = False
     stime: str = ""  # a marketing send's scheduled time, as given
+    templateid: int | None = None  # a template send's template, which rendered ``content``
     status: str = STATUS_SUBMITTED
     receipt: dict[str, str] | None = None
 

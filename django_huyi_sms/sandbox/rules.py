@@ -17,7 +17,16 @@ from collections.abc import Collection, Iterable
 
 from ..exceptions import ResultCode, error_for_code
 from ..provider import dynamic_password, md5_hex
-from ..validation import find_signatures, normalize_mobile, validate_mobiles
+from ..template_variables import (
+    MAX_VERIFICATION_VARIABLE_LENGTH,
+    VARIABLE,
+    check_values,
+    is_verification_template,
+    render,
+    speaks_of_a_code,
+    split,
+)
+from ..validation import find_signatures, normalize_mobile, validate_content, validate_mobiles
 from .config import SandboxConfig
 from .wire import Request
 
@@ -29,13 +38,10 @@ __all__ = [
     "check_sensitive_words",
     "is_verification",
     "check_templates",
+    "fill_template",
     "check_signatures",
 ]
 
-# A template's variable: 【变量】, or numbered 【变量1】, 【变量2】 … when there are several.
-_VARIABLE = re.compile(r"【变量[0-9]*】")
-# The provider caps a verification template's variable (the code) at 8 characters (40722).
-_MAX_CODE_LENGTH = 8
 # A 【signature】 at either end of a text, that is not a variable.
 _EDGE_SIGNATURE = re.compile(r"^【(?!变量[0-9]*】)[^【】]*】|【(?!变量[0-9]*】)[^【】]*】$")
 
@@ -145,7 +151,7 @@ def is_verification(product: str, content: str) -> bool:
     The provider does not say how it tells; a voice code always is, and a text
     is when it says so (``验证码`` or ``code``).
     """
-    return product == "voice" or _speaks_of_a_code(content)
+    return product == "voice" or speaks_of_a_code(content)
 
 
 def check_templates(content: str, approved: Collection[str] | None) -> None:
@@ -173,6 +179,21 @@ def check_templates(content: str, approved: Collection[str] | None) -> None:
     raise error_for_code(ResultCode.VARIABLE_TOO_LONG if too_long else ResultCode.TEMPLATE_MISMATCH)
 
 
+def fill_template(template: str | None, content: str) -> str:
+    """A template send's message: ``template`` filled with the ``|``-separated variables of ``content``.
+
+    ``template`` is the text the request's templateid names (``None``: none the
+    account may send). Raises ``HuyiContentError``: 4071 for no template, 4072
+    for a wrong number of variables, 40722 for a verification template's
+    variable past 8 characters, and what ``validate_content`` raises for the
+    rendered text (``template_variables.py`` has the rules, which the app's own
+    check before sending runs too).
+    """
+    if template is None:
+        raise error_for_code(ResultCode.NO_TEMPLATE)
+    return validate_content(render(template, check_values(template, split(content))))
+
+
 def check_signatures(content: str, approved: Collection[str] | None) -> None:
     """4075 when ``content`` carries a ``【signature】`` not in ``approved`` (``None``: any is fine).
 
@@ -192,14 +213,10 @@ def _without_signature(text: str) -> str:
     return _EDGE_SIGNATURE.sub("", text.strip()).strip()
 
 
-def _speaks_of_a_code(text: str) -> bool:
-    return "验证码" in text or "code" in text.lower()
-
-
 def _template_patterns(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Regexes matching texts made from ``template``: variables of the length allowed, and of any length."""
-    pieces = [re.escape(piece) for piece in _VARIABLE.split(_without_signature(template))]
-    allowed = f"{{1,{_MAX_CODE_LENGTH}}}" if _speaks_of_a_code(template) else "+"
+    pieces = [re.escape(piece) for piece in VARIABLE.split(_without_signature(template))]
+    allowed = f"{{1,{MAX_VERIFICATION_VARIABLE_LENGTH}}}" if is_verification_template(template) else "+"
     short = f"(.{allowed}?)".join(pieces)
     loose = "(.+?)".join(pieces)
     return re.compile(short, re.DOTALL), re.compile(loose, re.DOTALL)

@@ -3,8 +3,12 @@
 An account listed in the ``templates`` setting must send text matching one of
 its approved templates (``rules.check_templates``); a template added with
 AddTemplate waits for :meth:`TemplateBook.review`, as it waits for ihuyi's
-reviewers. Pure Python; no Django. Not thread-safe: the gateway calls it under
-its lock.
+reviewers. A template send names one by its templateid (:meth:`TemplateBook.sendable`):
+one of the account's approved templates, or template 1, every sms account's
+default verification template, which is built in and never listed. Templates
+belong to an account, whatever product's endpoint added them (the sandbox's
+accounts serve every product). Pure Python; no Django. Not thread-safe: the
+gateway calls it under its lock.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from ..exceptions import ReviewCode
+from ..template_variables import DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_ID, is_default_template
 
 __all__ = ["TEMPLATE_PENDING", "TEMPLATE_APPROVED", "TEMPLATE_REJECTED", "SandboxTemplate", "TemplateBook"]
 
@@ -42,7 +47,8 @@ class TemplateBook:
     """Every template the sandbox knows, by templateid, oldest first."""
 
     def __init__(self, configured: Mapping[str, Collection[str]]) -> None:
-        self._ids = itertools.count(1)
+        # 1 is the built-in default template's: the others are numbered after it.
+        self._ids = itertools.count(DEFAULT_TEMPLATE_ID + 1)
         self._templates: dict[int, SandboxTemplate] = {}
         # Accounts held to templates: those listed in the setting, even with none approved yet.
         self._enforced = frozenset(configured)
@@ -70,6 +76,22 @@ class TemplateBook:
             for template in self._templates.values()
             if template.account == account and template.status == TEMPLATE_APPROVED
         ]
+
+    def sendable(self, account: str, product: str, templateid: str) -> str | None:
+        """The text of the template ``templateid`` (as the request wrote it) names, if ``account`` may send it.
+
+        Template 1 on the sms product, or one of the account's approved
+        templates; ``None`` for any other id, or one that is not a number.
+        """
+        if not (templateid.isascii() and templateid.isdigit()):
+            return None
+        number = int(templateid)
+        if is_default_template(number, product):
+            return DEFAULT_TEMPLATE
+        template = self._templates.get(number)
+        if template is None or template.account != account or template.status != TEMPLATE_APPROVED:
+            return None
+        return template.content
 
     def all(self) -> list[SandboxTemplate]:
         """Copies of every template, configured or added, oldest first."""

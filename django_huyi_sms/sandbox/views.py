@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..template_variables import DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_ID
 from .inbox import phone_payload
 from .state import get_gateway
 
@@ -95,6 +96,8 @@ def _render_index(request: HttpRequest, *, review_error: TemplateReviewForm | No
         "review_error": review_error,
         "reviewed": reviewed if reviewed.isdigit() else "",
         "template_url_set": bool(gateway.template_url),
+        "default_template_id": DEFAULT_TEMPLATE_ID,
+        "default_template": DEFAULT_TEMPLATE,
     }
     return render(request, "django_huyi_sms/sandbox/index.html", context, status=400 if review_error else 200)
 

@@ -51,6 +51,7 @@ class Request:
     content: str
     time: str
     stime: str
+    templateid: str
     as_json: bool
 
 
@@ -67,6 +68,7 @@ def read_request(params: Mapping[str, Any]) -> Request:
         content=_field(params, "content"),
         time=_field(params, "time"),
         stime=_field(params, "stime"),
+        templateid=_field(params, "templateid").strip(),
         as_json=_field(params, "format").strip().lower() == "json",
     )
 
