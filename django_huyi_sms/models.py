@@ -516,12 +516,16 @@ class OtpThrottle(models.Model):
         sees the counts the one before it left: the only way :meth:`check_allowed`
         can hold under concurrency.
         """
-        try:
-            with transaction.atomic():
-                cls.objects.get_or_create(mobile=mobile)
-        except IntegrityError:  # created concurrently: fine, it exists now
-            pass
-        return cls.objects.select_for_update().get(mobile=mobile)
+        while True:
+            try:
+                with transaction.atomic():
+                    cls.objects.get_or_create(mobile=mobile)
+            except IntegrityError:  # created concurrently: fine, it exists now
+                pass
+            row = cls.objects.select_for_update().filter(mobile=mobile).first()
+            if row is not None:
+                return row
+            # huyi_purge deleted the idle row in between (retention.py): make it again.
 
     def check_allowed(self, now: datetime) -> None:
         """Raise unless the number may get a code at ``now``.

@@ -47,6 +47,7 @@ __all__ = [
     "send_queued_task",
     "send_code_task",
     "check_balances_task",
+    "purge_task",
 ]
 
 logger = logging.getLogger("django_huyi_sms.tasks")
@@ -235,15 +236,21 @@ def dispatch_code_on_commit(record_pk: int, *, check_account: bool) -> None:
     transaction.on_commit(hand_out)
 
 
-# -- for a scheduler: the low-balance check --------------------------------------------------------
-# Celery beat names it "django_huyi_sms.check_balances"; with Django's tasks framework, cron (or any
-# scheduler) enqueues check_balances_task. docs/operations.md.
+# -- for a scheduler: the low-balance check and the purge ------------------------------------------
+# Celery beat names them "django_huyi_sms.check_balances" and "django_huyi_sms.purge"; with Django's
+# tasks framework, cron (or any scheduler) enqueues check_balances_task / purge_task. docs/operations.md.
 
 
 def _run_check_balances() -> dict[str, int | None]:
     from .balances import check_balances
 
     return {reading.product: reading.balance for reading in check_balances()}
+
+
+def _run_purge(days: int | None = None) -> dict[str, int]:
+    from .retention import purge
+
+    return purge(days=days).counts
 
 
 def check_balances_task() -> dict[str, int | None]:
@@ -254,11 +261,19 @@ def check_balances_task() -> dict[str, int | None]:
     return _run_check_balances()
 
 
+def purge_task(days: int | None = None) -> dict[str, int]:
+    """Delete what is older than ``days`` (default ``RETENTION_DAYS``), as ``huyi_purge`` does. Returns the counts."""
+    return _run_purge(days)
+
+
 if django_task is not None:
     check_balances_task = django_task()(check_balances_task)
+    purge_task = django_task()(purge_task)
 
 check_balances_celery: Any = None
+purge_celery: Any = None
 if shared_task is not None:
     check_balances_celery = shared_task(name="django_huyi_sms.check_balances", ignore_result=True)(
         _run_check_balances
     )
+    purge_celery = shared_task(name="django_huyi_sms.purge", ignore_result=True)(_run_purge)
