@@ -308,3 +308,19 @@ def test_the_celery_task_does_the_same(balance, django_capture_on_commit_callbac
         assert tasks.check_balances_celery.apply().get() == {"sms": 42}
     assert tasks.check_balances_celery.name == "django_huyi_sms.check_balances"
     assert len(mail.outbox) == 1
+
+
+def test_check_deploy_warns_when_nobody_would_be_mailed():
+    from django.core.checks import Tags, run_checks
+
+    live = {"ACCOUNT": "C12345678", "API_KEY": "a-real-looking-key", "CALLBACK_TOKEN": "t", "BACKEND": IHUYI,
+            "OTP": {"SITE_DAILY_LIMIT": 3000}}
+
+    def warned(**django_settings):
+        with override_settings(HUYI_SMS=live, DEBUG=False, **django_settings):
+            return [m for m in run_checks(tags=[Tags.security], include_deployment_checks=True)
+                    if m.id == "huyi_sms.W036"]
+
+    (warning,) = warned(ADMINS=[])
+    assert "ADMINS is empty" in warning.msg and "balance" in warning.msg
+    assert warned(ADMINS=ADMINS) == []

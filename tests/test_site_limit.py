@@ -226,3 +226,26 @@ def test_twenty_numbers_at_once_against_a_cap_of_five_send_five():
     assert SiteCodeCount.objects.get(window="hour").count == 10
     assert SmsLog.objects.count() == 10 and len(django_huyi_sms.outbox) == 10
     assert len(mail.outbox) == 1  # the hour's window tripped once (raising its cap does not trip it again)
+
+
+def deploy_warnings(huyi_sms, **django_settings):
+    from django.core.checks import Tags
+
+    with override_settings(HUYI_SMS=huyi_sms, DEBUG=False, **django_settings):
+        return {m.id: m for m in run_checks(tags=[Tags.security], include_deployment_checks=True)}
+
+
+LIVE = {"ACCOUNT": "C12345678", "API_KEY": "a-real-looking-key", "CALLBACK_TOKEN": "t",
+        "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend"}
+
+
+def test_check_deploy_warns_of_a_live_site_without_a_cap():
+    warning = deploy_warnings(LIVE, ADMINS=ADMINS)["huyi_sms.W035"]
+    assert "SMS pumping" in warning.msg and "SITE_HOURLY_LIMIT" in warning.hint
+    for caps in ({"SITE_DAILY_LIMIT": 3000}, {"SITE_HOURLY_LIMIT": 500}):
+        assert "huyi_sms.W035" not in deploy_warnings({**LIVE, "OTP": caps}, ADMINS=ADMINS)
+    # Plain check, and a developer's site, say nothing of it.
+    with override_settings(HUYI_SMS=LIVE, DEBUG=False):
+        assert "huyi_sms.W035" not in {m.id for m in run_checks()}
+    with override_settings(HUYI_SMS=LIVE, DEBUG=True):
+        assert "huyi_sms.W035" not in {m.id for m in run_checks(include_deployment_checks=True)}
