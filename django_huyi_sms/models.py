@@ -619,14 +619,16 @@ class SiteCodeCount(models.Model):
         room = cls.objects.filter(window=window, started_at=started_at, count__lt=limit)
         if room.update(count=F("count") + 1):
             return True
-        if cls.objects.filter(window=window, started_at=started_at).exists():
-            return False  # full
-        try:
-            with transaction.atomic():
-                cls.objects.create(window=window, started_at=started_at, count=1)
-            return True
-        except IntegrityError:  # the row exists: full, or made a moment ago by a concurrent request
-            return bool(room.update(count=F("count") + 1))
+        if not cls.objects.filter(window=window, started_at=started_at).exists():
+            try:
+                with transaction.atomic():
+                    cls.objects.create(window=window, started_at=started_at, count=1)
+                return True
+            except IntegrityError:
+                pass
+        # The row exists now: full, or made by a concurrent request since the UPDATE above
+        # looked (so that UPDATE found nothing to count on). Ask it again.
+        return bool(room.update(count=F("count") + 1))
 
     @classmethod
     def give_back(cls, window: str, started_at: datetime) -> None:

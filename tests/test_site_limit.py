@@ -195,6 +195,25 @@ def test_window_of_gives_clock_hours_and_local_days():
     assert timezone.localtime(end).isoformat() == "2026-03-10T00:00:00+08:00"
 
 
+def test_a_window_row_a_concurrent_request_makes_meanwhile_is_counted_on(monkeypatch):
+    """The first two codes of a window: one request's UPDATE finds no row, and before it looks again the
+    other request has made it. It has room, so the code counts (it was refused as if full, once)."""
+    from django.db.models.query import QuerySet
+
+    started, _ends = site_limits.window_of("hour", timezone.now())
+    real_exists = QuerySet.exists
+    inserted = []
+
+    def exists_after_a_concurrent_insert(queryset):
+        if queryset.model is SiteCodeCount and not inserted:
+            inserted.append(SiteCodeCount.objects.create(window="hour", started_at=started, count=1))
+        return real_exists(queryset)
+
+    monkeypatch.setattr(QuerySet, "exists", exists_after_a_concurrent_insert)
+    assert SiteCodeCount.take("hour", started, 5) is True
+    assert SiteCodeCount.objects.get().count == 2
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_only")
 def test_twenty_numbers_at_once_against_a_cap_of_five_send_five():
