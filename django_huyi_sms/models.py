@@ -590,8 +590,8 @@ class SiteCodeCount(models.Model):
     """
 
     class Window(models.TextChoices):
-        HOUR = "hour", _("hour")
-        DAY = "day", _("day")
+        HOUR = "hour", _("clock hour")
+        DAY = "day", _("calendar day")
 
     window = models.CharField(_("window"), max_length=8, choices=Window.choices)
     started_at = models.DateTimeField(_("window start"))

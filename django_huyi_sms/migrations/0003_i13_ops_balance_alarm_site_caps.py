@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             name='SiteCodeCount',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('window', models.CharField(choices=[('hour', 'hour'), ('day', 'day')], max_length=8, verbose_name='window')),
+                ('window', models.CharField(choices=[('hour', 'clock hour'), ('day', 'calendar day')], max_length=8, verbose_name='window')),
                 ('started_at', models.DateTimeField(verbose_name='window start')),
                 ('count', models.PositiveIntegerField(default=0, verbose_name='codes')),
                 ('tripped_at', models.DateTimeField(blank=True, null=True, verbose_name='cap reached')),
