@@ -4,7 +4,9 @@
 answer. A page (the admin's sends list) wants something else: a reading per
 product, at most a minute old, that says "could not fetch" instead of raising.
 Failures are cached as long as readings, so a provider that is down costs one
-timeout a minute, not one per page view.
+timeout a minute, not one per page view. :func:`check_balances` is the other
+reader: a fresh reading of every product, for ``huyi_balance --check`` and the
+scheduled task, whatever is cached.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 
@@ -20,7 +23,15 @@ from .conf import huyi_settings
 from .exceptions import HuyiError
 from .models import PRODUCT_LABELS
 
-__all__ = ["BalanceReading", "CACHE_SECONDS", "balance_products", "current_balances", "read_balance", "forget_balances"]
+__all__ = [
+    "BalanceReading",
+    "CACHE_SECONDS",
+    "balance_products",
+    "current_balances",
+    "check_balances",
+    "read_balance",
+    "forget_balances",
+]
 
 logger = logging.getLogger("django_huyi_sms.balances")
 
@@ -62,18 +73,27 @@ def read_balance(product: str = "sms") -> BalanceReading:
 
     Never raises ``HuyiError``: a failure is a reading with ``error`` set.
     """
-    key = _cache_key(product)
-    threshold = huyi_settings.LOW_BALANCE_THRESHOLD
-    cached = cache.get(key)
+    cached = cache.get(_cache_key(product))
     if cached is None:
-        try:
-            cached = {"balance": sending.get_balance(product), "error": ""}
-        except HuyiError as error:
-            logger.warning("balance of %s could not be fetched: %s", product, error)
-            cached = {"balance": None, "error": str(error)}
-        except NotImplementedError as error:  # a backend that cannot tell a balance
-            cached = {"balance": None, "error": str(error)}
-        cache.set(key, cached, CACHE_SECONDS)
+        return _fetch(product)
+    return _reading(product, cached)
+
+
+def _fetch(product: str) -> BalanceReading:
+    """Ask the provider for ``product``'s balance now (the alarm hears of it) and keep the answer a minute."""
+    try:
+        cached = {"balance": sending.get_balance(product), "error": ""}
+    except HuyiError as error:
+        logger.warning("balance of %s could not be fetched: %s", product, error)
+        cached = {"balance": None, "error": str(error)}
+    except NotImplementedError as error:  # a backend that cannot tell a balance
+        cached = {"balance": None, "error": str(error)}
+    cache.set(_cache_key(product), cached, CACHE_SECONDS)
+    return _reading(product, cached)
+
+
+def _reading(product: str, cached: dict[str, Any]) -> BalanceReading:
+    threshold = huyi_settings.LOW_BALANCE_THRESHOLD
     return BalanceReading(product=product, balance=cached["balance"], error=cached["error"], threshold=threshold)
 
 
@@ -85,6 +105,15 @@ def balance_products() -> list[str]:
 def current_balances() -> list[BalanceReading]:
     """A reading for every product in :func:`balance_products`."""
     return [read_balance(product) for product in balance_products()]
+
+
+def check_balances() -> list[BalanceReading]:
+    """A fresh reading for every product in :func:`balance_products`: what ``huyi_balance --check``
+    and the scheduled task run so that the low-balance alarm rings without anyone opening the admin.
+
+    Never raises ``HuyiError``; the readings replace the cached ones the admin shows.
+    """
+    return [_fetch(product) for product in balance_products()]
 
 
 def forget_balances() -> None:

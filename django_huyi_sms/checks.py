@@ -168,7 +168,11 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     if settings.DEBUG or not _sends_to_ihuyi(huyi_settings):
         return []
     configs = _used_products(huyi_settings)
-    return [*_check_endpoints(configs), *_check_sandbox_account(huyi_settings, configs)]
+    return [
+        *_check_endpoints(configs),
+        *_check_sandbox_account(huyi_settings, configs),
+        *_check_operations(huyi_settings, settings),
+    ]
 
 
 def _used_products(huyi_settings: Any) -> list[ProductConfig]:
@@ -256,3 +260,32 @@ def _check_sandbox_account(huyi_settings: Any, configs: list[ProductConfig]) -> 
             id="huyi_sms.W007",
         )
     ]
+
+
+def _check_operations(huyi_settings: Any, settings: Any) -> list[checks.CheckMessage]:
+    """What a live site needs to hear of trouble: a site-wide cap on codes, and someone to mail."""
+    messages: list[checks.CheckMessage] = []
+    ok, otp = _readable(lambda: huyi_settings.OTP)
+    if ok and otp["SITE_HOURLY_LIMIT"] is None and otp["SITE_DAILY_LIMIT"] is None:
+        messages.append(
+            checks.Warning(
+                "HUYI_SMS['OTP'] sets no site-wide cap on codes (SITE_HOURLY_LIMIT, SITE_DAILY_LIMIT): a bot "
+                "that asks for codes for many numbers from many addresses (SMS pumping) runs up the bill "
+                "until the balance is gone.",
+                hint=(
+                    "Set them a few times above your busiest hour and day, e.g. "
+                    '"SITE_HOURLY_LIMIT": 500, "SITE_DAILY_LIMIT": 3000. See docs/operations.md.'
+                ),
+                id="huyi_sms.W035",
+            )
+        )
+    if not getattr(settings, "ADMINS", None):
+        messages.append(
+            checks.Warning(
+                "ADMINS is empty: nobody is mailed when the SMS balance runs low or the site-wide code cap "
+                "starts refusing requests (the balance_low signal and the log lines remain).",
+                hint="Set ADMINS (and EMAIL_BACKEND / EMAIL_HOST) so that mail_admins() reaches someone.",
+                id="huyi_sms.W036",
+            )
+        )
+    return messages

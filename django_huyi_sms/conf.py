@@ -105,6 +105,9 @@ DEFAULTS: dict[str, Any] = {
         # Sign-in and password-reset code requests take at least this long (seconds), whether
         # or not the number has an account, so the answer's timing does not tell either.
         "UNIFORM_RESPONSE_SECONDS": 1.0,
+        # Site-wide caps on code requests, against SMS pumping (site_limits.py); None: no cap.
+        "SITE_HOURLY_LIMIT": None,
+        "SITE_DAILY_LIMIT": None,
     },
     # Per-IP limits (django-ratelimit rates, "N/s|m|h|d") on the code views and API; None: no limit.
     # They count in the cache named by Django's RATELIMIT_USE_CACHE ("default"): use a shared
@@ -420,6 +423,7 @@ _PROXY_HINT = (
     "site (0 when none: the caller is REMOTE_ADDR). See docs/settings.md#the-callers-address."
 )
 _PROXY_CONSEQUENCE = "every push is refused, and code requests fail, until it is"
+_SITE_LIMIT_HINT = "Codes for the whole site in a clock hour / a day, or None for no cap. See docs/operations.md."
 
 _RULES: dict[str, _Spec] = {
     "ACCOUNT": _Spec("huyi_sms.E013", _text()),
@@ -452,6 +456,8 @@ _NESTED_RULES: dict[str, dict[str, _Spec]] = {
         ),
         "CREATE_USER_ON_LOGIN": _Spec("huyi_sms.E011", _boolean),
         "UNIFORM_RESPONSE_SECONDS": _Spec("huyi_sms.E011", _optional(_seconds(positive=False), 0.0)),
+        "SITE_HOURLY_LIMIT": _Spec("huyi_sms.E035", _optional(_whole(1), None), _SITE_LIMIT_HINT),
+        "SITE_DAILY_LIMIT": _Spec("huyi_sms.E035", _optional(_whole(1), None), _SITE_LIMIT_HINT),
     },
     "RATELIMITS": {
         "REQUEST_CODE": _Spec("huyi_sms.E012", _rate, _RATE_HINT),

@@ -40,6 +40,7 @@ __all__ = [
     "TooManyAttempts",
     "ResendTooSoon",
     "DailyLimitReached",
+    "SiteLimitReached",
     "ChallengeFailed",
     "RateLimited",
     "NotSignedIn",
@@ -405,6 +406,23 @@ class DailyLimitReached(_RetryLater):
 
     reason = "daily_limit"
     default_message = gettext_noop("Too many codes for this number today.")
+
+
+class SiteLimitReached(_RetryLater):
+    """The whole site has sent as many codes this hour or today as ``OTP["SITE_HOURLY_LIMIT"]`` /
+    ``OTP["SITE_DAILY_LIMIT"]`` allow: a ceiling against SMS pumping, the same for every number.
+
+    ``window`` is ``"hour"`` or ``"day"``; ``started`` the (aware) start of the window that is full.
+    """
+
+    reason = "site_limit"
+    default_message = gettext_noop("Too many codes are being sent right now; try again later.")
+
+    def __init__(self, retry_after: int, *, window: str = "", started: Any = None, limit: int = 0) -> None:
+        super().__init__(retry_after)
+        self.window = window
+        self.started = started
+        self.limit = limit
 
 
 class RateLimited(_RetryLater):

@@ -50,7 +50,7 @@ def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
     Returns the code's record. For sign-in and password reset the answer is the
     same whether or not the number has an account (``otp.request_code_for_account``):
     ``record.sms_log`` is ``None`` when no SMS left, which the caller must not show.
-    Raises ``RateLimited``, ``ResendTooSoon``, ``DailyLimitReached``,
+    Raises ``RateLimited``, ``ResendTooSoon``, ``DailyLimitReached``, ``SiteLimitReached``,
     ``ChallengeFailed``, ``NotSignedIn``, ``HuyiRecipientError`` (a malformed number),
     for ``verify_phone`` the provider's ``HuyiApiError``, and ``ValueError`` for an
     unknown purpose.

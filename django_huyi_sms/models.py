@@ -538,12 +538,16 @@ class OtpThrottle(models.Model):
         sees the counts the one before it left: the only way :meth:`check_allowed`
         can hold under concurrency.
         """
-        try:
-            with transaction.atomic():
-                cls.objects.get_or_create(mobile=mobile)
-        except IntegrityError:  # created concurrently: fine, it exists now
-            pass
-        return cls.objects.select_for_update().get(mobile=mobile)
+        while True:
+            try:
+                with transaction.atomic():
+                    cls.objects.get_or_create(mobile=mobile)
+            except IntegrityError:  # created concurrently: fine, it exists now
+                pass
+            row = cls.objects.select_for_update().filter(mobile=mobile).first()
+            if row is not None:
+                return row
+            # huyi_purge deleted the idle row in between (retention.py): make it again.
 
     def check_allowed(self, now: datetime) -> None:
         """Raise unless the number may get a code at ``now``.
@@ -597,6 +601,109 @@ class OtpThrottle(models.Model):
 
     def _counted_on(self, day: date) -> int:
         return self.sent_today if self.day == day else 0
+
+
+class SiteCodeCount(models.Model):
+    """How many codes the whole site has sent in one clock hour or one day: what the site-wide cap
+    against SMS pumping counts on (``site_limits.py``). One row per window.
+
+    Its verbs: :meth:`take` (count one code if the window has room), :meth:`give_back` and
+    :meth:`trip` (the first refusal of a full window, so operators are told once).
+    """
+
+    class Window(models.TextChoices):
+        HOUR = "hour", _("clock hour")
+        DAY = "day", _("calendar day")
+
+    window = models.CharField(_("window"), max_length=8, choices=Window.choices)
+    started_at = models.DateTimeField(_("window start"))
+    count = models.PositiveIntegerField(_("codes"), default=0)
+    tripped_at = models.DateTimeField(_("cap reached"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("site-wide code count")
+        verbose_name_plural = _("site-wide code counts")
+        constraints = [
+            models.UniqueConstraint(fields=["window", "started_at"], name="huyi_sms_site_count_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} from {self.started_at:%Y-%m-%d %H:%M}: {self.count}"
+
+    @classmethod
+    def take(cls, window: str, started_at: datetime, limit: int) -> bool:
+        """Count one code in the window starting ``started_at`` if fewer than ``limit`` are counted; ``False`` if full.
+
+        One conditional UPDATE (``count < limit``): on PostgreSQL a concurrent
+        request waits for the row and then sees the count the other left, so the
+        count never passes ``limit``. The first code of a window INSERTs its row.
+        """
+        room = cls.objects.filter(window=window, started_at=started_at, count__lt=limit)
+        if room.update(count=F("count") + 1):
+            return True
+        if not cls.objects.filter(window=window, started_at=started_at).exists():
+            try:
+                with transaction.atomic():
+                    cls.objects.create(window=window, started_at=started_at, count=1)
+                return True
+            except IntegrityError:
+                pass
+        # The row exists now: full, or made by a concurrent request since the UPDATE above
+        # looked (so that UPDATE found nothing to count on). Ask it again.
+        return bool(room.update(count=F("count") + 1))
+
+    @classmethod
+    def give_back(cls, window: str, started_at: datetime) -> None:
+        """Take back one code :meth:`take` counted: its send was refused or reached nobody."""
+        cls.objects.filter(window=window, started_at=started_at, count__gt=0).update(count=F("count") - 1)
+
+    @classmethod
+    def trip(cls, window: str, started_at: datetime, now: datetime) -> bool:
+        """Mark the window's cap as reached at ``now``; ``True`` for the one refusal that marked it."""
+        return bool(
+            cls.objects.filter(window=window, started_at=started_at, tripped_at__isnull=True).update(tripped_at=now)
+        )
+
+
+class BalanceAlarm(models.Model):
+    """Whether a product's balance was under ``LOW_BALANCE_THRESHOLD`` at its last reading, per account,
+    so the alarm rings once when it goes under, not at every reading under it (``balance_alarm.py``).
+
+    No row: not low. Its verb, :meth:`flip`, is one conditional UPDATE: of two processes that read
+    the same low balance at once, exactly one flips it and rings.
+    """
+
+    product = models.CharField(_("product"), max_length=16, choices=Product.choices)
+    account = models.CharField(_("account (APIID)"), max_length=64)
+    low = models.BooleanField(_("low"), default=False)
+    balance = models.IntegerField(_("balance when it crossed"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("crossed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("balance alarm")
+        verbose_name_plural = _("balance alarms")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "account"], name="huyi_sms_balance_alarm_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.account}: {'low' if self.low else 'ok'}"
+
+    @classmethod
+    def flip(cls, product: str, account: str, *, low: bool, balance: int, now: datetime) -> bool:
+        """Record that ``product``'s balance is (``low``) or is not under the threshold; ``True`` only for
+        the reading that changed it (the crossing), whoever else read the same balance at the same time."""
+        values = {"low": low, "balance": balance, "changed_at": now}
+        if cls.objects.filter(product=product, account=account, low=not low).update(**values):
+            return True
+        if not low:
+            return False  # no row, or not low already: nothing crossed
+        try:
+            with transaction.atomic():
+                cls.objects.create(product=product, account=account, **values)
+            return True
+        except IntegrityError:  # it is low already, or a concurrent reading just recorded it so
+            return False
 
 
 class UserMobile(models.Model):

@@ -7,7 +7,8 @@ their verbs (``models.py``); here is the order of the steps and the transactions
   stored only as an HMAC keyed with ``SECRET_KEY`` (and a per-record salt), so a
   database leak does not reveal live codes. It is compared in constant time.
 * Limits are decided under a row lock on the number's ``OtpThrottle`` row, so
-  twenty concurrent requests for one number send one SMS, not twenty.
+  twenty concurrent requests for one number send one SMS, not twenty. The
+  site-wide caps (``site_limits.py``) count in the same transaction.
 * A new code replaces the number's earlier one only once it has left
   (submitted, or unknown): a send that is refused or reaches nobody takes
   nothing away from the person. Until then both codes are live.
@@ -38,7 +39,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import purposes, signals, tasks
+from . import purposes, signals, site_limits, tasks
 from .adapter import get_adapter
 from .client_address import client_ip
 from .conf import huyi_settings
@@ -92,7 +93,9 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     Runs the adapter's ``pre_send_check`` first (a captcha), then the limits:
     raises :class:`ResendTooSoon` (with ``retry_after`` seconds) within
     ``RESEND_INTERVAL`` of the number's last code, :class:`DailyLimitReached`
-    past ``DAILY_LIMIT`` codes today. A new code supersedes the number's
+    past ``DAILY_LIMIT`` codes today, :class:`SiteLimitReached` once the whole
+    site has had ``SITE_HOURLY_LIMIT`` codes this hour or ``SITE_DAILY_LIMIT``
+    today (``site_limits.py``). A new code supersedes the number's
     earlier code for the same purpose once it has left; until then, and for
     good if its send fails, the earlier code still works. Raises
     ``HuyiRecipientError`` for a malformed number and the send's
@@ -159,9 +162,12 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     # In the background the worker makes the code (send_code): none exists here.
     code = "" if background else _new_code()
     now = timezone.now()
-    with transaction.atomic():
+    with site_limits.reporting_trips(), transaction.atomic():
         throttle = OtpThrottle.locked(mobile)
         throttle.check_allowed(now)
+        # After the number's own limits (a number refused for those takes nothing from the
+        # site), and for every number alike, whether or not it gets an SMS.
+        site_counted = site_limits.count(now)
         throttle.count(now)
         record = _new_record(mobile, purpose, code, now, _client_ip(request))
         if background:
@@ -173,7 +179,9 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     try:
         return _deliver(record, code, deliver=bool(deliver), conceal=conceal)
     except HuyiApiError:
-        throttle.give_back()  # refused, or it reached nobody: it does not count against the number
+        # Refused, or it reached nobody: it counts against neither the number nor the site.
+        throttle.give_back()
+        site_limits.give_back(site_counted)
         raise
 
 

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import optouts, receipts, signals, statements, template_variables, validation
+from . import balance_alarm, optouts, receipts, signals, statements, template_variables, validation
 from .backends import BaseSmsBackend, OutgoingSms, get_backend
 from .conf import huyi_settings
 from .exceptions import (
@@ -644,14 +644,14 @@ def requeue(*, older_than: float | None = None, limit: int | None = None) -> Req
 def get_balance(product: str = "sms") -> int:
     """How many messages ``product``'s account has left.
 
-    Sends ``balance_low`` when the number is under ``LOW_BALANCE_THRESHOLD``.
+    The low-balance alarm hears of every reading (``balance_alarm.py``): the
+    reading that finds the number under ``LOW_BALANCE_THRESHOLD`` after one that
+    did not sends ``balance_low`` and mails ``ADMINS``, once per crossing.
     Raises a ``HuyiApiError`` subclass when the provider refuses or cannot be reached.
     """
     check_product(product)
     balance = get_backend().get_balance(product).num
-    threshold = huyi_settings.LOW_BALANCE_THRESHOLD
-    if threshold is not None and balance < threshold:
-        signals.balance_low.send(sender=None, product=product, balance=balance, threshold=threshold)
+    balance_alarm.record_reading(product, balance)
     return balance
 
 

@@ -7,7 +7,8 @@
 - ``reply_received(sender=UpstreamReply, reply)``: somebody texted back.
 - ``template_reviewed(sender=SmsTemplate, template)``: the provider approved or rejected a template.
 - ``otp_verified(sender=OtpRecord, record, user)``: a one-time code was verified.
-- ``balance_low(sender=None, product, balance, threshold)``: a balance read came under ``LOW_BALANCE_THRESHOLD``.
+- ``balance_low(sender=None, product, balance, threshold)``: a balance reading went under
+  ``LOW_BALANCE_THRESHOLD``: once per crossing, not at every reading under it (``balance_alarm.py``).
 """
 
 from django.dispatch import Signal

@@ -46,6 +46,8 @@ __all__ = [
     "dispatch_code_on_commit",
     "send_queued_task",
     "send_code_task",
+    "check_balances_task",
+    "purge_task",
 ]
 
 logger = logging.getLogger("django_huyi_sms.tasks")
@@ -232,3 +234,46 @@ def dispatch_code_on_commit(record_pk: int, *, check_account: bool) -> None:
             logger.exception("could not hand one-time code %s to the queue; the person can ask again", record_pk)
 
     transaction.on_commit(hand_out)
+
+
+# -- for a scheduler: the low-balance check and the purge ------------------------------------------
+# Celery beat names them "django_huyi_sms.check_balances" and "django_huyi_sms.purge"; with Django's
+# tasks framework, cron (or any scheduler) enqueues check_balances_task / purge_task. docs/operations.md.
+
+
+def _run_check_balances() -> dict[str, int | None]:
+    from .balances import check_balances
+
+    return {reading.product: reading.balance for reading in check_balances()}
+
+
+def _run_purge(days: int | None = None) -> dict[str, int]:
+    from .retention import purge
+
+    return purge(days=days).counts
+
+
+def check_balances_task() -> dict[str, int | None]:
+    """Read every configured product's balance; the low-balance alarm rings on a fall under the threshold.
+
+    Returns each product's balance (``None``: it could not be read).
+    """
+    return _run_check_balances()
+
+
+def purge_task(days: int | None = None) -> dict[str, int]:
+    """Delete what is older than ``days`` (default ``RETENTION_DAYS``), as ``huyi_purge`` does. Returns the counts."""
+    return _run_purge(days)
+
+
+if django_task is not None:
+    check_balances_task = django_task()(check_balances_task)
+    purge_task = django_task()(purge_task)
+
+check_balances_celery: Any = None
+purge_celery: Any = None
+if shared_task is not None:
+    check_balances_celery = shared_task(name="django_huyi_sms.check_balances", ignore_result=True)(
+        _run_check_balances
+    )
+    purge_celery = shared_task(name="django_huyi_sms.purge", ignore_result=True)(_run_purge)

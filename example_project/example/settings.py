@@ -151,6 +151,10 @@ DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000").rstrip(
 # (example/urls.py mounts it at sandbox/ only in this mode).
 USE_SANDBOX = not os.environ.get("HUYI_SMS_ACCOUNT")
 
+# Site-wide caps on one-time codes, against SMS pumping (docs/operations.md): a few times the
+# busiest hour and day this site expects. Past them codes are refused and ADMINS are mailed once.
+CODE_CAPS = {"SITE_HOURLY_LIMIT": 200, "SITE_DAILY_LIMIT": 1000}
+
 # A made-up token is only acceptable while everything stays on this machine.
 CALLBACK_TOKEN = os.environ.get("HUYI_SMS_CALLBACK_TOKEN") or ("demo-callback-token" if USE_SANDBOX else "")
 
@@ -166,6 +170,7 @@ if USE_SANDBOX:
             "international": {"API_URL": f"{DEMO_SITE_URL}/sandbox/isms/webservice/isms.php"},
         },
         "CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "OTP": CODE_CAPS,
         "SANDBOX": {
             "ACCOUNTS": {"sandbox": "sandbox-api-key"},
             # The app's push endpoints (sms/push/…), as the provider's console would be set up.
@@ -179,6 +184,7 @@ else:
         "ACCOUNT": os.environ["HUYI_SMS_ACCOUNT"],
         "API_KEY": os.environ.get("HUYI_SMS_API_KEY", ""),
         "CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "OTP": CODE_CAPS,
     }
     if os.environ.get("HUYI_SMS_API_URL"):
         HUYI_SMS["API_URL"] = os.environ["HUYI_SMS_API_URL"]
