@@ -127,8 +127,18 @@ def dynamic_password(*parts: str | int) -> str:
 
 
 def mask_mobile(mobile: str) -> str:
-    """``13800138000`` → ``138****8000``; short or odd values are masked whole."""
+    """``13800138000`` → ``138****8000``; ``44 7400123456`` → ``44 ****3456``; short or odd values masked whole.
+
+    An international number (as the international product writes it: country
+    code, a space, the number) keeps its country code and its last four digits
+    only: national numbers are shorter than mainland ones (ten digits in North
+    America, eight in Hong Kong), and the mainland pattern would leave just
+    one to three of them hidden.
+    """
     mobile = str(mobile or "")
+    country_code, space, number = mobile.partition(" ")
+    if space and country_code.isdigit() and len(number) >= 7:
+        return f"{country_code} ****{number[-4:]}"
     if len(mobile) >= 7:
         return f"{mobile[:3]}****{mobile[-4:]}"
     return "*" * len(mobile)

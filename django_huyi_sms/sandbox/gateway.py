@@ -253,6 +253,7 @@ class SandboxGateway:
         if not content:
             raise ValueError("content is empty")
         with self._lock:
+            mobile = self._inbox.filed_as(mobile)  # as its messages went out: the push names it so
             if smsid is None:
                 smsid = self._inbox.last_smsid(mobile)
             reply = SandboxReply(mobile=mobile, content=content, smsid=smsid, reply_time=china_time(self.clock()))

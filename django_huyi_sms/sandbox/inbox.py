@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import HuyiApiError, ReceiptCode
 from ..provider import NO_SMSID
-from ..validation import normalize_mobile
+from ..validation import normalize_any_mobile, normalize_international
 from .wire import china_time
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,21 +137,26 @@ class Inbox:
 
     def messages_for(self, mobile: str) -> list[SandboxMessage]:
         """Copies of what ``mobile`` received, newest first (``[]`` for none)."""
-        return [replace(message) for message in reversed(self._messages.get(self._key(mobile), []))]
+        return [replace(message) for message in reversed(self._messages.get(self.filed_as(mobile), []))]
 
     def replies_for(self, mobile: str) -> list[SandboxReply]:
         """Copies of the replies sent from ``mobile``, newest first."""
-        return [replace(reply) for reply in reversed(self._replies.get(self._key(mobile), []))]
+        return [replace(reply) for reply in reversed(self._replies.get(self.filed_as(mobile), []))]
 
-    def _key(self, mobile: str) -> str:
-        # Let people look a number up as they would type it (+86 138-0013-8000).
+    def filed_as(self, mobile: str) -> str:
+        """The number ``mobile`` is filed under, however it is written: as stored, as a person would type
+        it (``+86 138-0013-8000``, ``+44 7400 123456``), or as digits in a URL (``447400123456``)."""
         mobile = str(mobile or "").strip()
-        if mobile in self._messages or mobile in self._replies:
-            return mobile
-        try:
-            return normalize_mobile(mobile)
-        except HuyiApiError:
-            return mobile
+        candidates = [mobile]
+        for read in (normalize_any_mobile, normalize_international):
+            try:
+                candidates.append(read(mobile))
+            except HuyiApiError:
+                pass
+        for candidate in candidates:
+            if candidate in self._messages or candidate in self._replies:
+                return candidate
+        return candidates[min(1, len(candidates) - 1)]
 
 
 def code_in(content: str) -> str | None:

@@ -21,8 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .inbox import phone_payload
 from .state import get_gateway
 
-# The numbers the sandbox stores: mainland (11 digits) or international (country code + number).
-_MOBILE = re.compile(r"[0-9]{5,20}")
+# The numbers the sandbox stores: mainland (11 digits) or international (country code, a space, the
+# number: "44 7400123456"), or the latter's digits run together.
+_MOBILE = re.compile(r"[0-9]{5,20}|[0-9]{1,3} [0-9]{4,17}")
 
 
 class ReplyForm(forms.Form):

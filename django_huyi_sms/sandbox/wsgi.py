@@ -36,7 +36,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # A marketing Submit may list thousands of numbers; nothing legitimate is bigger than this.
 _MAX_BODY_BYTES = 2 * 1024 * 1024
-_PHONE_JSON = re.compile(r"phone/([0-9+]{1,24})\.json")
+# A mainland number, or an international one as stored ("44 7400123456"; PATH_INFO is decoded).
+_PHONE_JSON = re.compile(r"phone/([0-9+ ]{1,24})\.json")
 
 
 def make_app(gateway: SandboxGateway) -> WSGIApp:
