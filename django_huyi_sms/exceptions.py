@@ -167,6 +167,7 @@ class ResultCode(IntEnum):
     CONTENT_EMPTY = 404
     BAD_CREDENTIALS = 405
     ACCOUNT_FROZEN = 4050
+    ACCOUNT_UNKNOWN = 4053
     PASSWORD_EXPIRED = 40501
     PASSWORD_MISMATCH = 40502
     BALANCE_EXHAUSTED = 4051
@@ -226,6 +227,8 @@ _TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(_C.CONTENT_EMPTY, "短信内容不能为空", "message content is empty", HuyiContentError),
     CodeInfo(_C.BAD_CREDENTIALS, "API ID 或 API KEY 不正确", "APIID or APIKEY is wrong", HuyiConfigurationError),
     CodeInfo(_C.ACCOUNT_FROZEN, "账号被冻结", "account is frozen", HuyiAccountError),
+    # Not in the vendor's table, but in its own demo data: the APIID names no account (of this product).
+    CodeInfo(_C.ACCOUNT_UNKNOWN, "用户不存在", "no such account (APIID) for this product", HuyiConfigurationError),
     CodeInfo(
         _C.PASSWORD_EXPIRED,
         "动态密码已过期",

@@ -167,7 +167,7 @@ def test_replies_have_the_providers_exact_shape(gateway: SandboxGateway) -> None
     [
         ("", KEY, 401),
         (ACCOUNT, "", 402),
-        ("nobody", KEY, 405),
+        ("nobody", KEY, 4053),  # an APIID the provider does not know: "用户不存在"
         (ACCOUNT, "not-the-key", 405),
     ],
 )
