@@ -17,6 +17,7 @@ from datetime import timedelta, timezone
 
 __all__ = [
     "PRODUCTS",
+    "VOICE_PRODUCTS",
     "DEFAULT_API_URLS",
     "PROVIDER_DOMAINS",
     "SIGN_DYNAMIC",
@@ -38,6 +39,9 @@ __all__ = [
 
 #: The provider's products, by the names this package uses for them.
 PRODUCTS = ("sms", "marketing", "voice", "voice_notice", "international")
+#: The products that call the number and speak: ``voice`` speaks a code (its ``content`` is the
+#: digits), ``voice_notice`` a notice's text.
+VOICE_PRODUCTS = ("voice", "voice_notice")
 
 #: Each product's endpoint (ihuyi-api.md, "Products and endpoints").
 DEFAULT_API_URLS: dict[str, str] = {

@@ -86,8 +86,9 @@ def prepare_message(mobile: str, content: str, *, product: str = "sms") -> Outgo
     """
     check_product(product)
     mobile_field = validation.prepare_mobile(mobile, product)
-    content = validation.validate_content(content)
-    return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
+    content = validation.validate_content(content, product=product)
+    parts = validation.count_parts(content, product=product)
+    return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=parts)
 
 
 @private

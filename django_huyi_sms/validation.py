@@ -18,6 +18,7 @@ import phonenumbers
 
 from . import purposes
 from .exceptions import HuyiContentError, HuyiRecipientError, ResultCode, error_for_code
+from .provider import VOICE_PRODUCTS
 
 __all__ = [
     "MAX_CONTENT_LENGTH",
@@ -31,6 +32,7 @@ __all__ = [
     "validate_mobiles",
     "prepare_mobile",
     "validate_content",
+    "validate_spoken_code",
     "validate_purpose",
     "excerpt",
     "validate_template",
@@ -46,6 +48,8 @@ MAX_CONTENT_LENGTH = 300
 SINGLE_PART_LENGTH = 70
 #: …a longer one is billed per this many characters.
 MULTI_PART_LENGTH = 67
+#: A voice code's content is this many digits (the verification templates' variable: 4 to 8, 40722 past 8).
+SPOKEN_CODE_LENGTH = (4, 8)
 #: The signature the provider adds to content that carries none, as far as billing goes: the
 #: default signature every trial account must use (ihuyi-api.md, "Rules"). An account with a
 #: registered default signature of another length is billed by that one instead.
@@ -246,17 +250,20 @@ def find_signatures(content: str) -> list[str]:
     return signatures
 
 
-def validate_content(content: str) -> str:
-    """Check ``content`` as Submit would; return it unchanged.
+def validate_content(content: str, *, product: str = "sms") -> str:
+    """Check ``content`` as ``product``'s Submit would; return it unchanged.
 
     Raises ``HuyiContentError`` with the provider's code: 404 (empty), 4073
     (over :data:`MAX_CONTENT_LENGTH` characters), 4074 (emoji), 4070 (a
     malformed ``【signature】``); and with code ``None`` for a control character
-    (see :func:`_check_characters`).
+    (see :func:`_check_characters`). The ``voice`` product's content is a code
+    to speak: see :func:`validate_spoken_code`.
     """
     if content is None or not str(content).strip():
         raise error_for_code(ResultCode.CONTENT_EMPTY)
     content = str(content)
+    if product == "voice":
+        return validate_spoken_code(content)
     _check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
         raise error_for_code(
@@ -266,6 +273,30 @@ def validate_content(content: str) -> str:
     if found:
         raise error_for_code(ResultCode.CONTENT_HAS_EMOJI, detail=f"{found[0]} at position {found[1] + 1}")
     find_signatures(content)
+    return content
+
+
+def validate_spoken_code(content: str) -> str:
+    """Check the ``voice`` product's content, the digits a call speaks (ihuyi-api.md); return it unchanged.
+
+    It is 4 to 8 ASCII digits, as a verification template's variable: the
+    voice product has no text around them. Raises ``HuyiContentError``: 404
+    (empty), 40722 (more than 8 digits, the provider's code for a code too
+    long), and with code ``None`` (ihuyi documents none; the sandbox answers
+    0) for anything else, such as a whole sentence meant for ``voice_notice``.
+    """
+    if content is None or not str(content).strip():
+        raise error_for_code(ResultCode.CONTENT_EMPTY)
+    content = str(content)
+    shortest, longest = SPOKEN_CODE_LENGTH
+    if not (content.isascii() and content.isdigit()):
+        raise HuyiContentError(
+            None, detail="the voice product speaks a code: its content is the digits alone (a text is a voice_notice)"
+        )
+    if len(content) > longest:
+        raise error_for_code(ResultCode.VARIABLE_TOO_LONG, detail=f"{len(content)} digits, at most {longest}")
+    if len(content) < shortest:
+        raise HuyiContentError(None, detail=f"a voice code of {len(content)} digits; at least {shortest}")
     return content
 
 
@@ -358,8 +389,8 @@ def validate_purpose(purpose: str | None, *, max_length: int = purposes.MAX_LENG
     return purpose
 
 
-def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> int:
-    """How many messages the provider bills ``content`` as.
+def count_parts(content: str, *, product: str = "sms", default_signature: str = DEFAULT_SIGNATURE) -> int:
+    """How many messages the provider bills ``content`` as (a call of a voice product: one).
 
     The provider counts content and signature together: up to 70 characters is
     one part; a longer message is billed per 67 characters (71–134 → 2,
@@ -372,7 +403,12 @@ def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> 
     text are one part, 65 are two. Pass the account's own default signature if
     it has another; counting none would undercount every message near a
     boundary, which is the error that costs money.
+
+    The voice products make a phone call, whatever the length of what it
+    says: ihuyi does not say how calls are billed, and one is counted as one.
     """
+    if product in VOICE_PRODUCTS:
+        return 1
     length = len(content)
     if not _SIGNATURE_GROUP.search(content):
         length += len(default_signature)

@@ -170,10 +170,10 @@ class SandboxGateway:
         )
         # Number first, then text: the order client.IhuyiClient.submit checks them in.
         mobiles = rules.recipients(product, request.mobile)
-        content = validate_content(request.content)
+        content = validate_content(request.content, product=product)
         rules.check_sensitive_words(content, config.sensitive_words)
         verification = rules.is_verification(product, content)
-        parts = count_parts(content)
+        parts = count_parts(content, product=product)
         # One lock from the first limit checked to the last message filed: two sends to one
         # number must not both pass the same limit.
         with self._lock:

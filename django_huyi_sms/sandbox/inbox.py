@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import HuyiApiError, ReceiptCode
-from ..provider import NO_SMSID
+from ..provider import NO_SMSID, VOICE_PRODUCTS
 from ..validation import normalize_any_mobile, normalize_international
 from .wire import china_time
 
@@ -72,9 +72,19 @@ class SandboxMessage:
         """``received_at`` in China time, as the provider writes times."""
         return china_time(self.received_at)
 
+    @property
+    def call(self) -> bool:
+        """Whether the number got a phone call (the voice products) rather than a text."""
+        return self.product in VOICE_PRODUCTS
+
+    @property
+    def spoken(self) -> str:
+        """What the call said, as a person hears it: a voice code digit by digit (``4 8 2 9``), a notice as written."""
+        return " ".join(self.content) if self.product == "voice" else self.content
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: every field, plus ``received_time``."""
-        return {**asdict(self), "received_time": self.received_time}
+        """Plain data for JSON: every field, plus ``received_time``, ``call`` and ``spoken``."""
+        return {**asdict(self), "received_time": self.received_time, "call": self.call, "spoken": self.spoken}
 
     def settle(self, *, delivered: bool, report_time: str) -> dict[str, str]:
         """Record the delivery receipt on this message; return the receipt's push fields.
