@@ -101,6 +101,9 @@ DEFAULTS: dict[str, Any] = {
         # Sign-in and password-reset code requests take at least this long (seconds), whether
         # or not the number has an account, so the answer's timing does not tell either.
         "UNIFORM_RESPONSE_SECONDS": 1.0,
+        # Seconds after an SMS code before the pages and the API offer to speak a new code in a
+        # call (the voice product), at once if the SMS's receipt says undelivered; None: no offer.
+        "VOICE_FALLBACK_AFTER": None,
     },
     # Per-IP limits (django-ratelimit rates, "N/s|m|h|d") on the code views and API; None: no limit.
     # They count in the cache named by Django's RATELIMIT_USE_CACHE ("default"): use a shared
@@ -439,6 +442,11 @@ _NESTED_RULES: dict[str, dict[str, _Spec]] = {
         "TEMPLATE": _Spec("huyi_sms.E011", _template, "It must also match a template approved in your ihuyi account."),
         "CREATE_USER_ON_LOGIN": _Spec("huyi_sms.E011", _boolean),
         "UNIFORM_RESPONSE_SECONDS": _Spec("huyi_sms.E011", _optional(_seconds(positive=False), 0.0)),
+        "VOICE_FALLBACK_AFTER": _Spec(
+            "huyi_sms.E030",
+            _optional(_whole(), None),
+            "Seconds after an SMS code before a voice call may be asked for, e.g. 60; None offers no voice call.",
+        ),
     },
     "RATELIMITS": {
         "REQUEST_CODE": _Spec("huyi_sms.E012", _rate, _RATE_HINT),

@@ -39,6 +39,8 @@ __all__ = [
     "CodeExpired",
     "TooManyAttempts",
     "ResendTooSoon",
+    "VoiceTooSoon",
+    "VoiceNotOffered",
     "DailyLimitReached",
     "ChallengeFailed",
     "RateLimited",
@@ -401,6 +403,20 @@ class ResendTooSoon(_RetryLater):
 
     reason = "resend_too_soon"
     default_message = gettext_noop("A code was sent moments ago; wait before asking again.")
+
+
+class VoiceTooSoon(ResendTooSoon):
+    """A voice call was asked for before the number's SMS code had had ``OTP["VOICE_FALLBACK_AFTER"]`` seconds."""
+
+    reason = "voice_too_soon"
+    default_message = gettext_noop("Give the SMS a little longer to arrive before asking for a call.")
+
+
+class VoiceNotOffered(OtpError):
+    """A voice call was asked for through the pages or the API, which offer none (``VOICE_FALLBACK_AFTER`` is None)."""
+
+    reason = "voice_not_offered"
+    default_message = gettext_noop("Codes are not sent by voice call here.")
 
 
 class DailyLimitReached(_RetryLater):
