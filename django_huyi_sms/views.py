@@ -43,9 +43,10 @@ __all__ = [
     "VerifyPhoneView",
 ]
 
-#: The name of the "send code" submit button in every form of these pages; its value ``voice``
-#: ("receive a voice call instead") asks for the code in a call.
+#: The name of the "send code" submit button in every form of these pages…
 SEND_CODE = "send_code"
+#: …and of "receive a voice call instead", which asks for the code in a call.
+SEND_VOICE_CODE = "send_voice_code"
 #: Where the reset flow remembers the number between its two pages.
 RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
 
@@ -87,6 +88,8 @@ class SendCodeMixin(_FormView):
     purpose: str = flows.LOGIN
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if SEND_VOICE_CODE in request.POST:
+            return self.send_code(otp.VOICE)
         if SEND_CODE in request.POST:
             return self.send_code()
         return super().post(request, *args, **kwargs)
@@ -94,8 +97,7 @@ class SendCodeMixin(_FormView):
     def mobile_to_send_to(self) -> Any:
         return self.request.POST.get("mobile", "")
 
-    def send_code(self) -> HttpResponse:
-        channel = otp.VOICE if self.request.POST.get(SEND_CODE) == otp.VOICE else otp.SMS
+    def send_code(self, channel: str = otp.SMS) -> HttpResponse:
         data = {"mobile": self.mobile_to_send_to()}
         send_form = RequestCodeForm(self.request, data=data, purpose=self.purpose, channel=channel)
         sent = send_form.send_code()
@@ -122,6 +124,7 @@ class SendCodeMixin(_FormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("send_code_name", SEND_CODE)
+        context.setdefault("send_voice_code_name", SEND_VOICE_CODE)
         context.setdefault("voice_channel", otp.VOICE)
         context.setdefault("voice_in", self.voice_in())
         context.setdefault("code_ttl_minutes", max(1, huyi_settings.OTP["TTL"] // 60))

@@ -45,12 +45,12 @@ def test_the_sign_in_page_offers_a_call_once_the_sms_had_its_time(client):
     assert offer(sent) == "60"  # with JavaScript, shown in 60 s
     html = sent.content.decode()
     assert "<noscript>" in html and "No SMS within 60 seconds?" in html  # without it, shown with the time
-    early = client.post(LOGIN, {"mobile": MOBILE, "send_code": "voice"})
+    early = client.post(LOGIN, {"mobile": MOBILE, "send_voice_code": "1"})
     assert "Give the SMS a little longer to arrive" in early.content.decode() and calls() == []
     rewind(60)
     wrong = client.post(LOGIN, {"mobile": MOBILE, "code": "000000"})  # the page shown again: offered now
-    assert offer(wrong) == "now" and 'value="voice"' in wrong.content.decode()
-    called = client.post(LOGIN, {"mobile": MOBILE, "send_code": "voice"})
+    assert offer(wrong) == "now" and 'name="send_voice_code"' in wrong.content.decode()
+    called = client.post(LOGIN, {"mobile": MOBILE, "send_voice_code": "1"})
     assert "If this number can receive one, a call will speak the code." in called.content.decode()
     assert offer(called) is None  # a call is the last resort: no offer after it
     [call] = calls()
@@ -64,7 +64,7 @@ def test_the_reset_confirmation_page_offers_it_from_its_first_view(client):
     assert offer(client.get(CONFIRM)) == "60"
     rewind(60)
     assert offer(client.get(CONFIRM)) == "now"
-    client.post(CONFIRM, {"send_code": "voice"})
+    client.post(CONFIRM, {"send_voice_code": "1"})
     assert len(calls()) == 1
 
 
@@ -75,7 +75,7 @@ def test_phone_verification_offers_it_at_once_when_the_sms_was_not_delivered(cli
     undelivered(client, SmsLog.objects.get())
     page = client.post(VERIFY_PHONE, {"mobile": MOBILE, "code": "000000"})
     assert offer(page) == "now"
-    called = client.post(VERIFY_PHONE, {"mobile": MOBILE, "send_code": "voice"})
+    called = client.post(VERIFY_PHONE, {"mobile": MOBILE, "send_voice_code": "1"})
     assert "A call will speak the code to you." in called.content.decode()
     assert client.post(VERIFY_PHONE, {"mobile": MOBILE, "code": calls()[0].content}).status_code == 302
 
@@ -86,7 +86,7 @@ def test_without_the_setting_the_pages_offer_no_call_and_refuse_one(client):
         sent = client.post(LOGIN, {"mobile": MOBILE, "send_code": "1"})
         assert offer(sent) is None and "Receive a voice call instead" not in sent.content.decode()
         rewind(600)
-        refused = client.post(LOGIN, {"mobile": MOBILE, "send_code": "voice"})
+        refused = client.post(LOGIN, {"mobile": MOBILE, "send_voice_code": "1"})
         assert "Codes are not sent by voice call here." in refused.content.decode()
     assert calls() == [] and len(texts()) == 1
 
