@@ -117,3 +117,14 @@ def test_a_receipt_naming_the_number_as_sent_delivers_the_international_message(
     mainland.refresh_from_db()
     assert canadian.status == "delivered" and mainland.status == "submitted"
     assert StatusReceipt.objects.get().log == canadian
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("term", ["1 4165674636", "+1 416 567 4636", "001 416-567-4636"])
+def test_the_admin_finds_an_international_message_however_its_number_is_written(admin_client, term) -> None:
+    from django.urls import reverse
+
+    canadian = django_huyi_sms.send_sms("+1 416 567 4636", TEXT, product="international")
+    django_huyi_sms.send_sms("14165674636", "您的验证码是：4821。")  # the mainland number with its digits
+    found = admin_client.get(reverse("admin:huyi_sms_smslog_changelist"), {"q": term}).context["cl"].result_list
+    assert list(found) == [canadian]
