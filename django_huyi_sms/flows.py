@@ -75,6 +75,7 @@ def send_code(request: HttpRequest, mobile: str, purpose: str, channel: str = ot
     return otp.request_code_for_account(mobile, purpose=purpose, channel=channel, request=request)
 
 
+@private
 def voice_fallback_in(mobile: str, purpose: str) -> int | None:
     """Seconds until "receive a voice call instead" may be offered for ``mobile``'s code (0: now; ``None``: not).
 

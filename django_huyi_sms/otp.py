@@ -127,11 +127,10 @@ def request_code(
     past ``DAILY_LIMIT`` codes today, SMS and voice together. A voice code that
     follows a live SMS code for the purpose waits for its fallback rule instead
     of ``RESEND_INTERVAL`` (:func:`voice_fallback_in`), and raises
-    :class:`VoiceTooSoon` before. ``ValueError`` for an unknown channel.
-    A new code supersedes the number's
-    earlier code for the same purpose once it has left; until then, and for
-    good if its send fails, the earlier code still works. Raises
-    ``HuyiRecipientError`` for a malformed number and the send's
+    :class:`VoiceTooSoon` before; ``ValueError`` for an unknown channel. A new
+    code supersedes the number's earlier code for the same purpose once it has
+    left; until then, and for good if its send fails, the earlier code still
+    works. Raises ``HuyiRecipientError`` for a malformed number and the send's
     ``HuyiApiError`` when the provider refuses or nothing reached it (the
     attempt then does not count against the limits). A send whose outcome is
     unknown is not raised: the code may be on the phone, so it stays
@@ -383,6 +382,7 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     return record
 
 
+@private
 def voice_fallback_in(mobile: str, purpose: str = "login", *, receipts: bool = True) -> int | None:
     """Seconds until a voice call may stand in for ``mobile``'s SMS code for ``purpose``: 0 now, ``None`` never.
 

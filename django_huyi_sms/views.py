@@ -32,7 +32,7 @@ from .adapter import get_adapter
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
 from .parsers import form_problem
-from .privacy import PRIVATE_POST_PARAMETERS
+from .privacy import PRIVATE_POST_PARAMETERS, private
 from .provider import mask_mobile
 
 __all__ = [
@@ -98,14 +98,17 @@ class SendCodeMixin(_FormView):
         return self.request.POST.get("mobile", "")
 
     def send_code(self, channel: str = otp.SMS) -> HttpResponse:
-        data = {"mobile": self.mobile_to_send_to()}
-        send_form = RequestCodeForm(self.request, data=data, purpose=self.purpose, channel=channel)
+        # The number is not kept in a local of its own: error reports print every frame's locals.
+        send_form = RequestCodeForm(
+            self.request, data={"mobile": self.mobile_to_send_to()}, purpose=self.purpose, channel=channel
+        )
         sent = send_form.send_code()
         form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
         context = self.get_context_data(form=form, send_form=send_form, code_sent=sent, code_channel=channel)
         context["resend_in"] = huyi_settings.OTP["RESEND_INTERVAL"] if sent else send_form.retry_after
         return self.render_to_response(context)
 
+    @method_decorator(private)
     def voice_in(self) -> int | None:
         """Seconds until the page offers "receive a voice call instead" (0: now), or ``None``.
 

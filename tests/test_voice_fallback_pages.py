@@ -14,6 +14,7 @@ from django_huyi_sms import otp
 from django_huyi_sms.models import OtpRecord, SmsLog
 
 from .flow_helpers import MOBILE, OTHER_MOBILE, make_user
+from .test_error_reports import fixed_code, reports  # noqa: F401  (fixtures)
 from .test_otp_voice import calls, huyi, rewind, texts, undelivered, voice_offered  # noqa: F401  (an autouse fixture)
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +169,18 @@ def test_the_sign_in_page_offers_the_call_alike_with_and_without_an_account(clie
     undelivered(client, SmsLog.objects.get(mobile=MOBILE))
     pages = [client.post(LOGIN, {"mobile": mobile, "code": "000000"}) for mobile in (MOBILE, OTHER_MOBILE)]
     assert offer(pages[0]) == offer(pages[1]) == "60"
+
+
+@pytest.mark.usefixtures("fixed_code")
+def test_a_bug_while_a_call_is_asked_for_from_a_page_leaves_no_code_or_number_in_the_report(request):
+    from django.test import Client
+
+    from .test_error_reports import assert_clean
+
+    mailed = request.getfixturevalue("reports")  # a backend with a bug, and the reports it causes
+    make_user()
+    response = Client(raise_request_exception=False).post(LOGIN, {"mobile": MOBILE, "send_voice_code": "1"})
+    assert response.status_code == 500
+    [report] = mailed
+    assert_clean(report)
+    assert SmsLog.objects.get().product == "voice"
