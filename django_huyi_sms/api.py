@@ -1,6 +1,8 @@
 """The JSON API for apps and mini-programs: ask for a code, then verify it (sign in, reset, verify a phone).
 
-``POST api/otp/`` ``{mobile, purpose}`` and ``POST api/otp/verify/``
+``POST api/otp/`` ``{mobile, purpose[, channel]}`` (``channel``: ``sms``, or
+``voice`` for a call that speaks the code, once ``voice_after`` seconds have
+passed) and ``POST api/otp/verify/``
 ``{mobile, code, purpose[, new_password]}``. Errors are JSON with a stable
 machine ``code`` (``problems.py``): 400 for bad input or a wrong code, 401
 where a signed-in user is needed, 429 with ``Retry-After`` for limits, 503
@@ -23,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import flows, purposes
+from . import flows, otp, purposes
 from .conf import huyi_settings
 from .exceptions import HuyiError
 from .parsers import StrictFormParser, StrictJSONParser, StrictMultiPartParser
@@ -36,9 +38,11 @@ __all__ = ["RequestCodeSerializer", "VerifyCodeSerializer", "OtpRequestView", "O
 class RequestCodeSerializer(serializers.Serializer):
     mobile = serializers.CharField(max_length=32)
     purpose = serializers.ChoiceField(choices=purposes.ALL, default=flows.LOGIN)
+    channel = serializers.ChoiceField(choices=otp.CHANNELS, default=otp.SMS)
 
 
 class VerifyCodeSerializer(RequestCodeSerializer):
+    channel = None  # type: ignore[assignment]  # a code is checked the same whichever way it came
     code = serializers.CharField(max_length=16)
     new_password = serializers.CharField(required=False, write_only=True, trim_whitespace=False, max_length=4096)
 
@@ -98,12 +102,21 @@ class OtpRequestView(OtpApiView):
     @method_decorator(private)
     def post(self, request: Request) -> Response:
         data = self.valid_data(RequestCodeSerializer, request)
-        flows.send_code(request, data["mobile"], data["purpose"])
+        channel = data["channel"]
+        flows.send_code(request, data["mobile"], data["purpose"], channel)
+        if channel == otp.VOICE:
+            detail = gettext("If this number can receive one, a call will speak the code.")
+        else:
+            detail = gettext("If this number can receive one, a code is on its way.")
         return Response(
             {
-                "detail": gettext("If this number can receive one, a code is on its way."),
+                "detail": detail,
+                "channel": channel,
                 "resend_after": huyi_settings.OTP["RESEND_INTERVAL"],
                 "expires_in": huyi_settings.OTP["TTL"],
+                # When the app may offer "receive a voice call instead" (POST again with channel "voice"):
+                # the same for every number, so it tells nobody who has an account. None: no offer.
+                "voice_after": huyi_settings.OTP["VOICE_FALLBACK_AFTER"] if channel == otp.SMS else None,
             }
         )
 

@@ -35,6 +35,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     messages.extend(_check_push_token(huyi_settings))
     messages.extend(_check_queue_runner(huyi_settings))
     messages.extend(_check_authentication_backends())
+    messages.extend(_check_voice_codes(huyi_settings))
     return messages
 
 
@@ -153,6 +154,41 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
             id="huyi_sms.W003",
         )
     ]
+
+
+def _check_voice_codes(huyi_settings: Any) -> list[checks.CheckMessage]:
+    """With ``OTP["VOICE_FALLBACK_AFTER"]`` set, the pages offer voice calls: they must be able to make them."""
+    from .validation import SPOKEN_CODE_LENGTH
+
+    ok, otp = _readable(lambda: huyi_settings.OTP)
+    if not ok or otp["VOICE_FALLBACK_AFTER"] is None:
+        return []
+    messages: list[checks.CheckMessage] = []
+    longest = SPOKEN_CODE_LENGTH[1]
+    if otp["LENGTH"] > longest:
+        messages.append(
+            checks.Warning(
+                f"HUYI_SMS['OTP']['LENGTH'] is {otp['LENGTH']}, but the voice product speaks codes of at most "
+                f"{longest} digits: every voice call the pages offer (OTP['VOICE_FALLBACK_AFTER']) is refused (40722).",
+                hint=f"Make codes {longest} digits or fewer, or set OTP['VOICE_FALLBACK_AFTER'] to None.",
+                id="huyi_sms.W031",
+            )
+        )
+    listed_ok, listed = _readable(lambda: huyi_settings.PRODUCTS)
+    if _sends_to_ihuyi(huyi_settings) and listed_ok and "voice" not in listed:
+        messages.append(
+            checks.Warning(
+                "HUYI_SMS['OTP']['VOICE_FALLBACK_AFTER'] offers voice calls, but PRODUCTS has no \"voice\" entry: "
+                "the calls go to ihuyi's voice endpoint on the SMS product's APIID and APIKEY, and ihuyi gives "
+                "each product a pair of its own: they would be refused.",
+                hint=(
+                    'Add the voice product\'s own pair: PRODUCTS = {"voice": {"ACCOUNT": …, "API_KEY": …}} '
+                    "(docs/products.md), or set OTP['VOICE_FALLBACK_AFTER'] to None."
+                ),
+                id="huyi_sms.W030",
+            )
+        )
+    return messages
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -298,7 +298,7 @@ class IhuyiClient:
             mobile_field = mobile if isinstance(mobile, str) else ",".join(mobile)
         else:
             mobile_field = validation.prepare_mobile(mobile, self.product)
-            content = validation.validate_content(content)
+            content = validation.validate_content(content, product=self.product)
             if templateid is not None:
                 self._check_template_send(template_variables.check_templateid(templateid), content)
         if stime is not None and self.product != "marketing":
@@ -313,7 +313,9 @@ class IhuyiClient:
         if stime is not None:
             fields["stime"] = stime.strftime(TIME_FORMAT)
         reply = self._call("Submit", fields)
-        smsid = reply.get("smsid", "").strip()
+        # ihuyi's voice notices answer the message's serial number as "voiceid" on its newer API
+        # (ihuyi-api.md): the same thing under another name, that receipts name as smsid.
+        smsid = (reply.get("smsid") or reply.get("voiceid") or "").strip()
         if not smsid or smsid == NO_SMSID:
             raise HuyiResponseError(
                 ResultCode.ACCEPTED, reply["msg"], detail="accepted, but the reply carries no smsid"

@@ -108,6 +108,9 @@ DEFAULTS: dict[str, Any] = {
         # Site-wide caps on code requests, against SMS pumping (site_limits.py); None: no cap.
         "SITE_HOURLY_LIMIT": None,
         "SITE_DAILY_LIMIT": None,
+        # Seconds after an SMS code before the pages and the API offer to speak a new code in a
+        # call (the voice product), at once if the SMS's receipt says undelivered; None: no offer.
+        "VOICE_FALLBACK_AFTER": None,
     },
     # Per-IP limits (django-ratelimit rates, "N/s|m|h|d") on the code views and API; None: no limit.
     # They count in the cache named by Django's RATELIMIT_USE_CACHE ("default"): use a shared
@@ -458,6 +461,11 @@ _NESTED_RULES: dict[str, dict[str, _Spec]] = {
         "UNIFORM_RESPONSE_SECONDS": _Spec("huyi_sms.E011", _optional(_seconds(positive=False), 0.0)),
         "SITE_HOURLY_LIMIT": _Spec("huyi_sms.E035", _optional(_whole(1), None), _SITE_LIMIT_HINT),
         "SITE_DAILY_LIMIT": _Spec("huyi_sms.E035", _optional(_whole(1), None), _SITE_LIMIT_HINT),
+        "VOICE_FALLBACK_AFTER": _Spec(
+            "huyi_sms.E030",
+            _optional(_whole(), None),
+            "Seconds after an SMS code before a voice call may be asked for, e.g. 60; None offers no voice call.",
+        ),
     },
     "RATELIMITS": {
         "REQUEST_CODE": _Spec("huyi_sms.E012", _rate, _RATE_HINT),

@@ -39,6 +39,8 @@ __all__ = [
     "CodeExpired",
     "TooManyAttempts",
     "ResendTooSoon",
+    "VoiceTooSoon",
+    "VoiceNotOffered",
     "DailyLimitReached",
     "SiteLimitReached",
     "ChallengeFailed",
@@ -168,6 +170,7 @@ class ResultCode(IntEnum):
     CONTENT_EMPTY = 404
     BAD_CREDENTIALS = 405
     ACCOUNT_FROZEN = 4050
+    ACCOUNT_UNKNOWN = 4053
     PASSWORD_EXPIRED = 40501
     PASSWORD_MISMATCH = 40502
     BALANCE_EXHAUSTED = 4051
@@ -227,6 +230,8 @@ _TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(_C.CONTENT_EMPTY, "短信内容不能为空", "message content is empty", HuyiContentError),
     CodeInfo(_C.BAD_CREDENTIALS, "API ID 或 API KEY 不正确", "APIID or APIKEY is wrong", HuyiConfigurationError),
     CodeInfo(_C.ACCOUNT_FROZEN, "账号被冻结", "account is frozen", HuyiAccountError),
+    # Not in the vendor's table, but in its own demo data: the APIID names no account (of this product).
+    CodeInfo(_C.ACCOUNT_UNKNOWN, "用户不存在", "no such account (APIID) for this product", HuyiConfigurationError),
     CodeInfo(
         _C.PASSWORD_EXPIRED,
         "动态密码已过期",
@@ -399,6 +404,20 @@ class ResendTooSoon(_RetryLater):
 
     reason = "resend_too_soon"
     default_message = gettext_noop("A code was sent moments ago; wait before asking again.")
+
+
+class VoiceTooSoon(ResendTooSoon):
+    """A voice call was asked for before the number's SMS code had had ``OTP["VOICE_FALLBACK_AFTER"]`` seconds."""
+
+    reason = "voice_too_soon"
+    default_message = gettext_noop("Give the SMS a little longer to arrive before asking for a call.")
+
+
+class VoiceNotOffered(OtpError):
+    """A voice call was asked for through the pages or the API, which offer none (``VOICE_FALLBACK_AFTER`` is None)."""
+
+    reason = "voice_not_offered"
+    default_message = gettext_noop("Codes are not sent by voice call here.")
 
 
 class DailyLimitReached(_RetryLater):

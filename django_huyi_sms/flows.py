@@ -19,7 +19,8 @@ from django.http import HttpRequest
 from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
-from .exceptions import InvalidCode, NotSignedIn, OtpError
+from .conf import huyi_settings
+from .exceptions import InvalidCode, NotSignedIn, OtpError, VoiceNotOffered
 from .models import OtpRecord
 from .privacy import private
 from .provider import mask_mobile
@@ -30,6 +31,7 @@ __all__ = [
     "PASSWORD_RESET",
     "VERIFY_PHONE",
     "send_code",
+    "voice_fallback_in",
     "authenticate_code",
     "sign_in",
     "api_token",
@@ -44,25 +46,45 @@ LOGIN, PASSWORD_RESET, VERIFY_PHONE = purposes.LOGIN, purposes.PASSWORD_RESET, p
 
 
 @private
-def send_code(request: HttpRequest, mobile: str, purpose: str) -> OtpRecord:
+def send_code(request: HttpRequest, mobile: str, purpose: str, channel: str = otp.SMS) -> OtpRecord:
     """Ask for a ``purpose`` code to ``mobile``: what every "send code" button does.
 
-    Returns the code's record. For sign-in and password reset the answer is the
-    same whether or not the number has an account (``otp.request_code_for_account``):
-    ``record.sms_log`` is ``None`` when no SMS left, which the caller must not show.
-    Raises ``RateLimited``, ``ResendTooSoon``, ``DailyLimitReached``, ``SiteLimitReached``,
-    ``ChallengeFailed``, ``NotSignedIn``, ``HuyiRecipientError`` (a malformed number),
-    for ``verify_phone`` the provider's ``HuyiApiError``, and ``ValueError`` for an
-    unknown purpose.
+    ``channel="voice"`` asks for a call that speaks the code: "receive a voice
+    call instead", offered only while ``OTP["VOICE_FALLBACK_AFTER"]`` is set
+    (:func:`voice_fallback_in` says when). Returns the code's record. For
+    sign-in and password reset the answer is the same whether or not the
+    number has an account (``otp.request_code_for_account``): ``record.sms_log``
+    is ``None`` when nothing left, which the caller must not show. Raises
+    ``RateLimited``, ``ResendTooSoon`` (``VoiceTooSoon`` for a call asked for
+    early), ``DailyLimitReached``, ``SiteLimitReached``, ``ChallengeFailed``,
+    ``NotSignedIn``, ``VoiceNotOffered``, ``HuyiRecipientError`` (a malformed
+    number), for ``verify_phone`` the provider's ``HuyiApiError``, and
+    ``ValueError`` for an unknown purpose or channel.
     """
     if purpose not in purposes.ALL:
         raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(purposes.ALL)}")
+    if channel not in otp.CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(otp.CHANNELS)}")
     if purpose == VERIFY_PHONE and not request.user.is_authenticated:
         raise NotSignedIn()
+    if channel == otp.VOICE and huyi_settings.OTP["VOICE_FALLBACK_AFTER"] is None:
+        raise VoiceNotOffered()
     check_rate(request, REQUEST_CODE)
     if purpose == VERIFY_PHONE:
-        return otp.request_code(mobile, purpose=purpose, request=request)
-    return otp.request_code_for_account(mobile, purpose=purpose, request=request)
+        return otp.request_code(mobile, purpose=purpose, channel=channel, request=request)
+    return otp.request_code_for_account(mobile, purpose=purpose, channel=channel, request=request)
+
+
+@private
+def voice_fallback_in(mobile: str, purpose: str) -> int | None:
+    """Seconds until "receive a voice call instead" may be offered for ``mobile``'s code (0: now; ``None``: not).
+
+    Sign-in and password reset wait ``VOICE_FALLBACK_AFTER`` whatever the SMS's
+    receipt says, so that the offer looks the same for a number with no account
+    (whose code was never sent, and so has no receipt); phone verification
+    offers a call at once when the receipt says undelivered.
+    """
+    return otp.voice_fallback_in(mobile, purpose, receipts=purpose not in purposes.FOR_ACCOUNTS)
 
 
 @private

@@ -17,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from . import flows
+from . import flows, otp
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .exceptions import HuyiError, HuyiRecipientError
@@ -115,13 +115,21 @@ class _FlowForm(forms.Form):
 
 
 class RequestCodeForm(_FlowForm):
-    """The number to send a ``purpose`` code to. ``send_code()`` asks for it."""
+    """The number to send a ``purpose`` code to. ``send_code()`` asks for it, by ``channel`` (``"voice"``: a call)."""
 
     problem_field = "mobile"
     mobile = MobileField()
 
-    def __init__(self, request: HttpRequest | None = None, *args: Any, purpose: str = flows.LOGIN, **kwargs: Any):
+    def __init__(
+        self,
+        request: HttpRequest | None = None,
+        *args: Any,
+        purpose: str = flows.LOGIN,
+        channel: str = otp.SMS,
+        **kwargs: Any,
+    ):
         self.purpose = purpose
+        self.channel = channel
         super().__init__(request, *args, **kwargs)
 
     @method_decorator(private)
@@ -134,7 +142,7 @@ class RequestCodeForm(_FlowForm):
         if not self.is_valid():
             return False
         try:
-            flows.send_code(self.flow_request, self.cleaned_data["mobile"], self.purpose)
+            flows.send_code(self.flow_request, self.cleaned_data["mobile"], self.purpose, self.channel)
         except HuyiError as error:
             self.add_problem(error)
             return False

@@ -349,8 +349,15 @@ class OtpRecord(models.Model):
         LOCKED = "locked", _("Too many wrong tries")
         FAILED = "failed", _("Could not be sent")
 
+    class Channel(models.TextChoices):
+        """How the code reached the phone: texted (the ``sms`` product), or spoken in a call (``voice``)."""
+
+        SMS = "sms", _("SMS")
+        VOICE = "voice", _("Voice call")
+
     mobile = models.CharField(_("mobile"), max_length=32)
     purpose = models.CharField(_("purpose"), max_length=purposes.MAX_LENGTH)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.SMS)
     code_hash = models.CharField(max_length=64, editable=False)
     salt = models.CharField(max_length=32, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -505,6 +512,23 @@ class OtpRecord(models.Model):
         OtpRecord.objects.filter(pk=self.pk).update(status=self.Status.FAILED, sms_log=log)
         self.status, self.sms_log = self.Status.FAILED, log
 
+    def voice_fallback_wait(self, now: datetime, after: float, *, receipts: bool) -> int | None:
+        """Seconds until a voice call may stand in for this SMS code (0: now), or ``None`` if it may not.
+
+        Only a live SMS code has a voice fallback: ``after`` seconds once it was
+        asked for, and at once when ``receipts`` are heeded and its receipt says
+        undelivered. Sign-in and reset do not heed them: a number with no account
+        has no SMS and so no receipt, and an early offer would tell the two apart.
+        """
+        if self.channel != self.Channel.SMS or self.status != self.Status.ACTIVE or now >= self.expires_at:
+            return None
+        if receipts and self.sms_log_id is not None:
+            undelivered = SmsLog.objects.filter(pk=self.sms_log_id, status=SmsLog.Status.UNDELIVERED)
+            if undelivered.exists():
+                return 0
+        left = (self.created_at + timedelta(seconds=after) - now).total_seconds()
+        return max(0, math.ceil(left))
+
 
 def _max_attempts() -> int:
     return huyi_settings.OTP["MAX_ATTEMPTS"]
@@ -549,16 +573,18 @@ class OtpThrottle(models.Model):
                 return row
             # huyi_purge deleted the idle row in between (retention.py): make it again.
 
-    def check_allowed(self, now: datetime) -> None:
+    def check_allowed(self, now: datetime, *, resend_interval: bool = True) -> None:
         """Raise unless the number may get a code at ``now``.
 
         :class:`ResendTooSoon` within ``OTP["RESEND_INTERVAL"]`` of its last counted
-        code, :class:`DailyLimitReached` once ``OTP["DAILY_LIMIT"]`` codes counted
-        today; each with ``retry_after`` seconds. Ask holding :meth:`locked`'s lock,
-        or two requests can both be allowed the last code.
+        code (unless ``resend_interval`` is false: a voice fallback, which waits
+        for its own rule instead), :class:`DailyLimitReached` once
+        ``OTP["DAILY_LIMIT"]`` codes, SMS and voice alike, counted today; each with
+        ``retry_after`` seconds. Ask holding :meth:`locked`'s lock, or two
+        requests can both be allowed the last code.
         """
         config = huyi_settings.OTP
-        if self.last_sent_at is not None:
+        if resend_interval and self.last_sent_at is not None:
             wait = self.last_sent_at + timedelta(seconds=config["RESEND_INTERVAL"]) - now
             if wait > timedelta(0):
                 raise ResendTooSoon(max(1, math.ceil(wait.total_seconds())))

@@ -24,6 +24,13 @@ their verbs (``models.py``); here is the order of the steps and the transactions
 * A send whose outcome is unknown (the request left, no answer came) may have
   put the code on the phone: the record stays verifiable and the request
   counts against the limits.
+* A code goes by SMS or, with ``channel="voice"``, is spoken in a call (the
+  voice product, whose content is the digits). Both channels share the
+  number's limits. A voice code asked for while the number's latest code for
+  the purpose is a live SMS one is its fallback: it waits for
+  ``OTP["VOICE_FALLBACK_AFTER"]`` seconds after that code (not for
+  ``RESEND_INTERVAL``), or for its receipt to say undelivered (not heeded by
+  sign-in and reset, where it would tell who has an account).
 """
 
 from __future__ import annotations
@@ -48,13 +55,23 @@ from .exceptions import (
     HuyiTransportError,
     InvalidCode,
     TooManyAttempts,
+    VoiceTooSoon,
 )
 from .models import OtpRecord, OtpThrottle
 from .privacy import private
 from .provider import mask_mobile
 from .sending import send_sms
 
-__all__ = ["request_code", "request_code_for_account", "send_code", "verify_code"]
+__all__ = [
+    "SMS",
+    "VOICE",
+    "CHANNELS",
+    "request_code",
+    "request_code_for_account",
+    "send_code",
+    "verify_code",
+    "voice_fallback_in",
+]
 
 logger = logging.getLogger("django_huyi_sms.otp")
 
@@ -63,6 +80,10 @@ _HMAC_SALT = "django_huyi_sms.otp"
 #: How many of a number's codes for one purpose a typed code is compared with: the latest, and
 #: the one before it while the latest is on its way (or if it never arrived).
 MAX_LIVE_CODES = 2
+
+#: The ways a code reaches the phone: texted, or spoken in a call of the voice product.
+SMS, VOICE = OtpRecord.Channel.SMS.value, OtpRecord.Channel.VOICE.value
+CHANNELS = (SMS, VOICE)
 
 
 def _hash(record_salt: str, mobile: str, purpose: str, code: str) -> str:
@@ -80,6 +101,12 @@ def _check_purpose(purpose: str) -> str:
     return purpose
 
 
+def _check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+    return channel
+
+
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
@@ -87,18 +114,26 @@ def _client_ip(request: HttpRequest | None) -> str | None:
 
 
 @private
-def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
+def request_code(
+    mobile: str, *, purpose: str = "login", channel: str = SMS, request: HttpRequest | None = None
+) -> OtpRecord:
     """Send a new code for ``purpose`` to ``mobile``; return its record (the code is not on it).
+
+    ``channel="voice"`` speaks the code in a call (the voice product) instead
+    of texting it; ``record.channel`` says which.
 
     Runs the adapter's ``pre_send_check`` first (a captcha), then the limits:
     raises :class:`ResendTooSoon` (with ``retry_after`` seconds) within
     ``RESEND_INTERVAL`` of the number's last code, :class:`DailyLimitReached`
-    past ``DAILY_LIMIT`` codes today, :class:`SiteLimitReached` once the whole
-    site has had ``SITE_HOURLY_LIMIT`` codes this hour or ``SITE_DAILY_LIMIT``
-    today (``site_limits.py``). A new code supersedes the number's
-    earlier code for the same purpose once it has left; until then, and for
-    good if its send fails, the earlier code still works. Raises
-    ``HuyiRecipientError`` for a malformed number and the send's
+    past ``DAILY_LIMIT`` codes today, SMS and voice together,
+    :class:`SiteLimitReached` once the whole site has had ``SITE_HOURLY_LIMIT``
+    codes this hour or ``SITE_DAILY_LIMIT`` today (``site_limits.py``). A voice
+    code that follows a live SMS code for the purpose waits for its fallback
+    rule instead of ``RESEND_INTERVAL`` (:func:`voice_fallback_in`), and raises
+    :class:`VoiceTooSoon` before; ``ValueError`` for an unknown channel. A new
+    code supersedes the number's earlier code for the same purpose once it has
+    left; until then, and for good if its send fails, the earlier code still
+    works. Raises ``HuyiRecipientError`` for a malformed number and the send's
     ``HuyiApiError`` when the provider refuses or nothing reached it (the
     attempt then does not count against the limits). A send whose outcome is
     unknown is not raised: the code may be on the phone, so it stays
@@ -108,15 +143,19 @@ def request_code(mobile: str, *, purpose: str = "login", request: HttpRequest | 
     worker makes and sends the code: nothing about the send is raised here,
     and a refused send marks the record ``failed`` (still counted).
     """
-    return _issue(mobile, purpose, request, deliver=True, conceal=False)
+    return _issue(mobile, purpose, request, channel=channel, deliver=True, conceal=False)
 
 
 @private
-def request_code_for_account(mobile: str, *, purpose: str = "login", request: HttpRequest | None = None) -> OtpRecord:
+def request_code_for_account(
+    mobile: str, *, purpose: str = "login", channel: str = SMS, request: HttpRequest | None = None
+) -> OtpRecord:
     """Like :func:`request_code`, for sign-in and password reset: it never tells who has an account.
 
-    Only a number the adapter's ``can_receive_code`` accepts gets an SMS; any
-    other gets a record all the same, whose code is never sent. So everything
+    Only a number the adapter's ``can_receive_code`` accepts gets an SMS (or a
+    call); any other gets a record all the same, whose code is never sent. A
+    voice fallback waits for ``VOICE_FALLBACK_AFTER`` alone, never for a
+    receipt, which only a number with an account can have. So everything
     that follows is alike for both: the answer, the limits (they count either
     way), wrong tries counting towards ``MAX_ATTEMPTS``, expiry. A send the
     provider refuses is not reported either (it is logged; the limits still
@@ -132,10 +171,11 @@ def request_code_for_account(mobile: str, *, purpose: str = "login", request: Ht
     adapter = get_adapter()
     normalized = adapter.normalize_mobile(mobile)
     purpose = _check_purpose(purpose)
+    channel = _check_channel(channel)
     if tasks.runs_in_background():
-        return _issue(normalized, purpose, request, deliver=None, conceal=True)
+        return _issue(normalized, purpose, request, channel=channel, deliver=None, conceal=True)
     deliver = adapter.can_receive_code(normalized, purpose)
-    record = _issue(normalized, purpose, request, deliver=deliver, conceal=True)
+    record = _issue(normalized, purpose, request, channel=channel, deliver=deliver, conceal=True)
     remaining = huyi_settings.OTP["UNIFORM_RESPONSE_SECONDS"] - (time.monotonic() - started)
     if remaining > 0:
         _sleep(remaining)
@@ -147,14 +187,24 @@ _sleep = time.sleep
 
 
 @private
-def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: bool | None, conceal: bool) -> OtpRecord:
+def _issue(
+    mobile: str,
+    purpose: str,
+    request: HttpRequest | None,
+    *,
+    channel: str,
+    deliver: bool | None,
+    conceal: bool,
+) -> OtpRecord:
     """Check and count the request, record a new code, and (if ``deliver``) send it.
 
     ``deliver=None``: ask the adapter's ``can_receive_code`` (in the worker, when
     the queue runs in the background). With ``conceal``, a failed send is
-    logged instead of raised, and still counts.
+    logged instead of raised, and still counts, and receipts do not hasten a
+    voice fallback.
     """
     purpose = _check_purpose(purpose)
+    channel = _check_channel(channel)
     adapter = get_adapter()
     mobile = adapter.normalize_mobile(mobile)
     adapter.pre_send_check(request, mobile, purpose)
@@ -164,12 +214,17 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
     now = timezone.now()
     with site_limits.reporting_trips(), transaction.atomic():
         throttle = OtpThrottle.locked(mobile)
-        throttle.check_allowed(now)
+        # Under the number's lock: of two voice fallbacks asked for at once, the second finds
+        # the first's voice code the latest, and waits RESEND_INTERVAL after it.
+        fallback_wait = _voice_fallback_wait(mobile, purpose, now, receipts=not conceal) if channel == VOICE else None
+        if fallback_wait:
+            raise VoiceTooSoon(fallback_wait)
+        throttle.check_allowed(now, resend_interval=fallback_wait is None)
         # After the number's own limits (a number refused for those takes nothing from the
         # site), and for every number alike, whether or not it gets an SMS.
         site_counted = site_limits.count(now)
         throttle.count(now)
-        record = _new_record(mobile, purpose, code, now, _client_ip(request))
+        record = _new_record(mobile, purpose, channel, code, now, _client_ip(request))
         if background:
             tasks.dispatch_code_on_commit(record.pk, check_account=deliver is None)
     if background:
@@ -186,7 +241,7 @@ def _issue(mobile: str, purpose: str, request: HttpRequest | None, *, deliver: b
 
 
 @private
-def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | None) -> OtpRecord:
+def _new_record(mobile: str, purpose: str, channel: str, code: str, now: datetime, ip: str | None) -> OtpRecord:
     """Record a new code by its hash (none yet when ``code`` is empty: a worker makes it).
 
     It replaces no earlier code that may be on the phone: :func:`_send` does
@@ -197,6 +252,7 @@ def _new_record(mobile: str, purpose: str, code: str, now: datetime, ip: str | N
     return OtpRecord.objects.create(
         mobile=mobile,
         purpose=purpose,
+        channel=channel,
         salt=salt,
         code_hash=_hash(salt, mobile, purpose, code) if code else "",
         expires_at=now + timedelta(seconds=huyi_settings.OTP["TTL"]),
@@ -233,7 +289,10 @@ def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
     try:
         # The row logs the message with the code starred out: a code is never stored in clear.
         templateid = huyi_settings.OTP["TEMPLATE_ID"]
-        if templateid is None:
+        if record.channel == VOICE:
+            # The voice product's content is the digits it speaks (ihuyi-api.md): no text around them.
+            log = send_sms(mobile, code, product="voice", purpose=purpose, redact=[code])
+        elif templateid is None:
             log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
         else:
             variables = adapter.code_variables(code, purpose)
@@ -333,6 +392,37 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
         user = adapter.get_user_by_mobile(record.mobile)
     signals.otp_verified.send(sender=OtpRecord, record=record, user=user)
     return record
+
+
+@private
+def voice_fallback_in(mobile: str, purpose: str = "login", *, receipts: bool = True) -> int | None:
+    """Seconds until a voice call may stand in for ``mobile``'s SMS code for ``purpose``: 0 now, ``None`` never.
+
+    ``None`` when ``OTP["VOICE_FALLBACK_AFTER"]`` is ``None`` (no voice offer)
+    or the number's latest code for the purpose is not a live SMS code (none
+    asked for, already used, expired, or itself a voice code). Otherwise the
+    seconds left of ``VOICE_FALLBACK_AFTER`` since that code was asked for, or
+    0 once its receipt says undelivered when ``receipts`` are heeded (sign-in
+    and reset pass ``False``: see ``OtpRecord.voice_fallback_wait``). For the
+    pages and the API, which show the offer; :func:`request_code` enforces the
+    same rule under the number's lock. A malformed number has none.
+    """
+    if huyi_settings.OTP["VOICE_FALLBACK_AFTER"] is None:
+        return None
+    try:
+        mobile = get_adapter().normalize_mobile(mobile)
+    except HuyiApiError:
+        return None
+    return _voice_fallback_wait(mobile, _check_purpose(purpose), timezone.now(), receipts=receipts)
+
+
+def _voice_fallback_wait(mobile: str, purpose: str, now: datetime, *, receipts: bool) -> int | None:
+    """``voice_fallback_in`` for a normalised number, at ``now``."""
+    after = huyi_settings.OTP["VOICE_FALLBACK_AFTER"]
+    if after is None:
+        return None  # no fallback rule: a voice code is asked for as any code is
+    latest = _latest_record(mobile, purpose)
+    return None if latest is None else latest.voice_fallback_wait(now, after, receipts=receipts)
 
 
 def _latest_record(mobile: str, purpose: str) -> OtpRecord | None:

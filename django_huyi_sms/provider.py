@@ -17,6 +17,7 @@ from datetime import timedelta, timezone
 
 __all__ = [
     "PRODUCTS",
+    "VOICE_PRODUCTS",
     "DEFAULT_API_URLS",
     "PROVIDER_DOMAINS",
     "SIGN_DYNAMIC",
@@ -38,6 +39,9 @@ __all__ = [
 
 #: The provider's products, by the names this package uses for them.
 PRODUCTS = ("sms", "marketing", "voice", "voice_notice", "international")
+#: The products that call the number and speak: ``voice`` speaks a code (its ``content`` is the
+#: digits), ``voice_notice`` a notice's text.
+VOICE_PRODUCTS = ("voice", "voice_notice")
 
 #: Each product's endpoint (ihuyi-api.md, "Products and endpoints").
 DEFAULT_API_URLS: dict[str, str] = {
@@ -127,8 +131,18 @@ def dynamic_password(*parts: str | int) -> str:
 
 
 def mask_mobile(mobile: str) -> str:
-    """``13800138000`` → ``138****8000``; short or odd values are masked whole."""
+    """``13800138000`` → ``138****8000``; ``44 7400123456`` → ``44 ****3456``; short or odd values masked whole.
+
+    An international number (as the international product writes it: country
+    code, a space, the number) keeps its country code and its last four digits
+    only: national numbers are shorter than mainland ones (ten digits in North
+    America, eight in Hong Kong), and the mainland pattern would leave just
+    one to three of them hidden.
+    """
     mobile = str(mobile or "")
+    country_code, space, number = mobile.partition(" ")
+    if space and country_code.isdigit() and len(number) >= 7:
+        return f"{country_code} ****{number[-4:]}"
     if len(mobile) >= 7:
         return f"{mobile[:3]}****{mobile[-4:]}"
     return "*" * len(mobile)

@@ -113,18 +113,19 @@ def prepare_message(
     if template is None:
         if variables:
             raise ValueError("variables need a template: send_sms(mobile, template=..., variables=[...])")
-        content = validation.validate_content(content)
-        return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=validation.count_parts(content))
+        content = validation.validate_content(content, product=product)
+        parts = validation.count_parts(content, product=product)
+        return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=parts)
     if content:
         raise ValueError("send either content or a template with its variables, not both")
     templateid, text = _template_text(template, product)
     values = template_variables.check_values(text, variables, templateid=templateid)
-    content = validation.validate_content(template_variables.render(text, values))
+    content = validation.validate_content(template_variables.render(text, values), product=product)
     return OutgoingSms(
         product=product,
         mobile=mobile_field,
         content=content,
-        parts=validation.count_parts(content),
+        parts=validation.count_parts(content, product=product),
         templateid=templateid,
         variables=values,
     )

@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 
 import emoji
+import phonenumbers
 
 from . import purposes
-from .exceptions import HuyiContentError, ResultCode, error_for_code
+from .exceptions import HuyiContentError, HuyiRecipientError, ResultCode, error_for_code
+from .provider import VOICE_PRODUCTS
 
 __all__ = [
     "MAX_CONTENT_LENGTH",
@@ -24,10 +26,13 @@ __all__ = [
     "MULTI_PART_LENGTH",
     "DEFAULT_SIGNATURE",
     "normalize_mobile",
+    "normalize_international",
+    "normalize_any_mobile",
     "validate_mobile",
     "validate_mobiles",
     "prepare_mobile",
     "validate_content",
+    "validate_spoken_code",
     "validate_purpose",
     "excerpt",
     "validate_template",
@@ -43,6 +48,8 @@ MAX_CONTENT_LENGTH = 300
 SINGLE_PART_LENGTH = 70
 #: …a longer one is billed per this many characters.
 MULTI_PART_LENGTH = 67
+#: A voice code's content is this many digits (the verification templates' variable: 4 to 8, 40722 past 8).
+SPOKEN_CODE_LENGTH = (4, 8)
 #: The signature the provider adds to content that carries none, as far as billing goes: the
 #: default signature every trial account must use (ihuyi-api.md, "Rules"). An account with a
 #: registered default signature of another length is billed by that one instead.
@@ -51,8 +58,10 @@ DEFAULT_SIGNATURE = "【互亿无线】"
 # Mainland numbers: 11 digits beginning with 1 (ihuyi-api.md, "Rules"). ASCII digits only:
 # \d would also match Arabic-Indic, Devanagari… digits, which no provider takes.
 _MAINLAND_MOBILE = re.compile(r"1[0-9]{10}")
-# Country code + national number, digits only once spaces and "+" are gone.
-_INTERNATIONAL_MOBILE = re.compile(r"[1-9][0-9]{6,19}")
+# What is left of an international number once punctuation is gone: "+", then its digits.
+_INTERNATIONAL_DIGITS = re.compile(r"\+[0-9]{2,20}")
+# A number as the international product writes it: country code, one space, the number.
+_INTERNATIONAL_WIRE_FORM = re.compile(r"[0-9]{1,3} [0-9]{4,17}")
 # Things people type into a number that carry no digit: spaces, dashes, dots, brackets.
 _NUMBER_PUNCTUATION = re.compile(r"[\s\-().\u00a0\u3000]")
 # Characters no message can carry: C0 controls other than tab, line feed and carriage return,
@@ -70,22 +79,18 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
 
     Mainland numbers may be written with spaces or dashes and with a ``+86`` /
     ``0086`` / ``86`` prefix; the result is the bare 11 digits. International
-    numbers (``international=True``) become the digits of country code and
-    number, without ``+`` or leading zeros. Full-width characters, which a
-    Chinese input method types (``１３８００１３８０００``, ``＋８６``), are read as
-    their ASCII forms (NFKC), so they give the same number; any other
-    non-ASCII digit is malformed.
+    numbers (``international=True``): see :func:`normalize_international`.
+    Full-width characters, which a Chinese input method types
+    (``１３８００１３８０００``, ``＋８６``), are read as their ASCII forms, so they
+    give the same number; any other non-ASCII digit is malformed.
 
     Raises ``HuyiRecipientError`` with code 403 (empty) or 406 (malformed).
     """
+    if international:
+        return normalize_international(mobile)
     if mobile is None or not str(mobile).strip():
         raise error_for_code(ResultCode.MOBILE_EMPTY)
     digits = _NUMBER_PUNCTUATION.sub("", _ascii_forms(str(mobile)))
-    if international:
-        digits = digits.removeprefix("+").removeprefix("00")
-        if not _INTERNATIONAL_MOBILE.fullmatch(digits):
-            raise error_for_code(ResultCode.MOBILE_INVALID)
-        return digits
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]
@@ -96,6 +101,64 @@ def normalize_mobile(mobile: str, *, international: bool = False) -> str:
     if not _MAINLAND_MOBILE.fullmatch(digits):
         raise error_for_code(ResultCode.MOBILE_INVALID)
     return digits
+
+
+def normalize_international(mobile: str) -> str:
+    """An international number in the international product's form: country code, a space, the number.
+
+    ``+44 7400 123456``, ``0044 7400123456``, ``44 7400123456`` and
+    ``447400123456`` all give ``44 7400123456`` (ihuyi-api.md: "country code,
+    a space, the number"); ``+1 (416) 567-4636`` gives ``1 4165674636``. The
+    country code comes first, with or without ``+`` or ``00``. The number is
+    parsed and checked against the numbering plan of its country by
+    ``phonenumbers`` (Google's libphonenumber data), so a number with a digit
+    too many or too few, or in a range no country has assigned, is refused
+    here rather than billed and lost. The result is the exact string sent and
+    signed, and the one a delivery receipt carries back.
+
+    Raises ``HuyiRecipientError`` with code 403 (empty) or 406 (malformed or
+    not a valid number), the detail saying which, without the number.
+    """
+    if mobile is None or not str(mobile).strip():
+        raise error_for_code(ResultCode.MOBILE_EMPTY)
+    written = _NUMBER_PUNCTUATION.sub("", _ascii_forms(str(mobile)))
+    if written.startswith("00"):
+        written = "+" + written[2:]
+    elif not written.startswith("+"):
+        written = "+" + written  # the provider's own form: the country code, without "+"
+    if not _INTERNATIONAL_DIGITS.fullmatch(written):
+        raise error_for_code(ResultCode.MOBILE_INVALID, detail="an international number is a country code and digits")
+    try:
+        number = phonenumbers.parse(written, None)
+    except phonenumbers.NumberParseException:
+        raise error_for_code(ResultCode.MOBILE_INVALID, detail="no country has this country code") from None
+    country_code = number.country_code or 0  # always set once a "+…" number parsed
+    if not phonenumbers.is_valid_number(number):
+        country = f"+{country_code} ({phonenumbers.region_code_for_country_code(country_code)})"
+        raise error_for_code(ResultCode.MOBILE_INVALID, detail=f"not a valid number of {country}")
+    return f"{country_code} {phonenumbers.national_significant_number(number)}"
+
+
+def normalize_any_mobile(mobile: str) -> str:
+    """``mobile`` as this package stores it, mainland or international, whichever way it is written.
+
+    For numbers that come back from the provider (a push's ``mobilephone``) or
+    that a person writes to look one up. A number in the international
+    product's own form (``44 7400123456``: country code, one space, number) is
+    read as international first, so that ``1 4165674636`` (a Canadian number)
+    is not taken for the mainland number ``14165674636``, nor ``86 13800138000``
+    (sent through the international product) for ``13800138000``. Any other
+    is read as mainland first (``+86 138-0013-8000`` → ``13800138000``), then
+    as international (``+44 7400 123456``). Raises ``HuyiRecipientError``
+    (403, 406) when it is neither.
+    """
+    first_international = bool(_INTERNATIONAL_WIRE_FORM.fullmatch(_ascii_forms(str(mobile or "")).strip()))
+    try:
+        return normalize_mobile(mobile, international=first_international)
+    except HuyiRecipientError as error:
+        if error.code == ResultCode.MOBILE_EMPTY:
+            raise
+    return normalize_mobile(mobile, international=not first_international)
 
 
 def _ascii_forms(text: str) -> str:
@@ -187,17 +250,20 @@ def find_signatures(content: str) -> list[str]:
     return signatures
 
 
-def validate_content(content: str) -> str:
-    """Check ``content`` as Submit would; return it unchanged.
+def validate_content(content: str, *, product: str = "sms") -> str:
+    """Check ``content`` as ``product``'s Submit would; return it unchanged.
 
     Raises ``HuyiContentError`` with the provider's code: 404 (empty), 4073
     (over :data:`MAX_CONTENT_LENGTH` characters), 4074 (emoji), 4070 (a
     malformed ``【signature】``); and with code ``None`` for a control character
-    (see :func:`_check_characters`).
+    (see :func:`_check_characters`). The ``voice`` product's content is a code
+    to speak: see :func:`validate_spoken_code`.
     """
     if content is None or not str(content).strip():
         raise error_for_code(ResultCode.CONTENT_EMPTY)
     content = str(content)
+    if product == "voice":
+        return validate_spoken_code(content)
     _check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
         raise error_for_code(
@@ -207,6 +273,30 @@ def validate_content(content: str) -> str:
     if found:
         raise error_for_code(ResultCode.CONTENT_HAS_EMOJI, detail=f"{found[0]} at position {found[1] + 1}")
     find_signatures(content)
+    return content
+
+
+def validate_spoken_code(content: str) -> str:
+    """Check the ``voice`` product's content, the digits a call speaks (ihuyi-api.md); return it unchanged.
+
+    It is 4 to 8 ASCII digits, as a verification template's variable: the
+    voice product has no text around them. Raises ``HuyiContentError``: 404
+    (empty), 40722 (more than 8 digits, the provider's code for a code too
+    long), and with code ``None`` (ihuyi documents none; the sandbox answers
+    0) for anything else, such as a whole sentence meant for ``voice_notice``.
+    """
+    if content is None or not str(content).strip():
+        raise error_for_code(ResultCode.CONTENT_EMPTY)
+    content = str(content)
+    shortest, longest = SPOKEN_CODE_LENGTH
+    if not (content.isascii() and content.isdigit()):
+        raise HuyiContentError(
+            None, detail="the voice product speaks a code: its content is the digits alone (a text is a voice_notice)"
+        )
+    if len(content) > longest:
+        raise error_for_code(ResultCode.VARIABLE_TOO_LONG, detail=f"{len(content)} digits, at most {longest}")
+    if len(content) < shortest:
+        raise HuyiContentError(None, detail=f"a voice code of {len(content)} digits; at least {shortest}")
     return content
 
 
@@ -299,8 +389,8 @@ def validate_purpose(purpose: str | None, *, max_length: int = purposes.MAX_LENG
     return purpose
 
 
-def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> int:
-    """How many messages the provider bills ``content`` as.
+def count_parts(content: str, *, product: str = "sms", default_signature: str = DEFAULT_SIGNATURE) -> int:
+    """How many messages the provider bills ``content`` as (a call of a voice product: one).
 
     The provider counts content and signature together: up to 70 characters is
     one part; a longer message is billed per 67 characters (71–134 → 2,
@@ -313,7 +403,12 @@ def count_parts(content: str, *, default_signature: str = DEFAULT_SIGNATURE) -> 
     text are one part, 65 are two. Pass the account's own default signature if
     it has another; counting none would undercount every message near a
     boundary, which is the error that costs money.
+
+    The voice products make a phone call, whatever the length of what it
+    says: ihuyi does not say how calls are billed, and one is counted as one.
     """
+    if product in VOICE_PRODUCTS:
+        return 1
     length = len(content)
     if not _SIGNATURE_GROUP.search(content):
         length += len(default_signature)

@@ -2,8 +2,10 @@
 
 Thin: the forms call ``flows``. Every page works without JavaScript (the
 "send code" button is a submit button of the same form); with it, the button
-counts down until another code may be asked for. Templates extend
-``django_huyi_sms/base.html``, which a site overrides to put them in its layout.
+counts down until another code may be asked for, and "receive a voice call
+instead" appears once the SMS code has had ``OTP["VOICE_FALLBACK_AFTER"]``
+seconds to arrive. Templates extend ``django_huyi_sms/base.html``, which a
+site overrides to put them in its layout.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from . import flows
+from . import flows, otp
 from .adapter import get_adapter
 from .conf import huyi_settings
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
 from .parsers import form_problem
-from .privacy import PRIVATE_POST_PARAMETERS
+from .privacy import PRIVATE_POST_PARAMETERS, private
 from .provider import mask_mobile
 
 __all__ = [
@@ -41,8 +43,10 @@ __all__ = [
     "VerifyPhoneView",
 ]
 
-#: The name of the "send code" submit button in every form of these pages.
+#: The name of the "send code" submit button in every form of these pages…
 SEND_CODE = "send_code"
+#: …and of "receive a voice call instead", which asks for the code in a call.
+SEND_VOICE_CODE = "send_voice_code"
 #: Where the reset flow remembers the number between its two pages.
 RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
 
@@ -84,6 +88,8 @@ class SendCodeMixin(_FormView):
     purpose: str = flows.LOGIN
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if SEND_VOICE_CODE in request.POST:
+            return self.send_code(otp.VOICE)
         if SEND_CODE in request.POST:
             return self.send_code()
         return super().post(request, *args, **kwargs)
@@ -91,13 +97,28 @@ class SendCodeMixin(_FormView):
     def mobile_to_send_to(self) -> Any:
         return self.request.POST.get("mobile", "")
 
-    def send_code(self) -> HttpResponse:
-        send_form = RequestCodeForm(self.request, data={"mobile": self.mobile_to_send_to()}, purpose=self.purpose)
+    def send_code(self, channel: str = otp.SMS) -> HttpResponse:
+        # The number is not kept in a local of its own: error reports print every frame's locals.
+        send_form = RequestCodeForm(
+            self.request, data={"mobile": self.mobile_to_send_to()}, purpose=self.purpose, channel=channel
+        )
         sent = send_form.send_code()
         form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
-        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent)
+        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent, code_channel=channel)
         context["resend_in"] = huyi_settings.OTP["RESEND_INTERVAL"] if sent else send_form.retry_after
         return self.render_to_response(context)
+
+    @method_decorator(private)
+    def voice_in(self) -> int | None:
+        """Seconds until the page offers "receive a voice call instead" (0: now), or ``None``.
+
+        For the number the page is about, once it has one: the one typed, or the
+        reset flow's. The same for a number with or without an account (flows).
+        """
+        mobile = self.mobile_to_send_to() if self.request.method == "POST" else ""
+        if not isinstance(mobile, str) or not mobile.strip():
+            return None
+        return flows.voice_fallback_in(mobile, self.purpose)
 
     def unbound_form(self, initial: dict[str, Any]) -> Any:
         """The page's own form, empty but for ``initial``, shown again after a code was asked for."""
@@ -106,6 +127,9 @@ class SendCodeMixin(_FormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("send_code_name", SEND_CODE)
+        context.setdefault("send_voice_code_name", SEND_VOICE_CODE)
+        context.setdefault("voice_channel", otp.VOICE)
+        context.setdefault("voice_in", self.voice_in())
         context.setdefault("code_ttl_minutes", max(1, huyi_settings.OTP["TTL"] // 60))
         context.setdefault("challenge_form", get_adapter().get_challenge_form(self.request))
         return context
@@ -158,6 +182,10 @@ class PasswordResetConfirmView(SendCodeMixin, FormView):
 
     def mobile_to_send_to(self) -> Any:
         return self.mobile
+
+    def voice_in(self) -> int | None:
+        # The number is the session's from the start: the offer shows on the page's first view too.
+        return flows.voice_fallback_in(self.mobile, self.purpose)
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request, "mobile": self.mobile}

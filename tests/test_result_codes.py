@@ -29,6 +29,7 @@ EXPECTED_CLASS = {
     404: HuyiContentError,
     405: HuyiConfigurationError,
     4050: HuyiAccountError,
+    4053: HuyiConfigurationError,
     40501: HuyiConfigurationError,
     40502: HuyiConfigurationError,
     4051: HuyiAccountError,

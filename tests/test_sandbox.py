@@ -167,7 +167,7 @@ def test_replies_have_the_providers_exact_shape(gateway: SandboxGateway) -> None
     [
         ("", KEY, 401),
         (ACCOUNT, "", 402),
-        ("nobody", KEY, 405),
+        ("nobody", KEY, 4053),  # an APIID the provider does not know: "用户不存在"
         (ACCOUNT, "not-the-key", 405),
     ],
 )
@@ -295,9 +295,11 @@ def test_marketing_sends_one_smsid_to_several_numbers(gateway: SandboxGateway) -
 
 def test_international_numbers_go_to_the_international_product(gateway: SandboxGateway) -> None:
     text = "Your code is 5521【Huyi】"
-    assert code_of(submit(gateway, "+44 7700 900123", text)) == 406
-    assert code_of(submit(gateway, "+44 7700 900123", text, product="international")) == 2
-    assert gateway.latest_code("447700900123") == "5521"
+    assert code_of(submit(gateway, "+44 7400 123456", text)) == 406
+    assert code_of(submit(gateway, "+44 7400 123456", text, product="international")) == 2
+    # Filed as the international product writes it; found however it is written.
+    assert gateway.phones() == ["44 7400123456"]
+    assert gateway.latest_code("447400123456") == gateway.latest_code("+44 7400 123456") == "5521"
 
 
 # -- per-number limits --------------------------------------------------------------------------
@@ -628,7 +630,7 @@ def test_every_product_path_and_the_phone_json(http_gateway: tuple[SandboxGatewa
     )
     IhuyiClient(ACCOUNT, KEY, api_url=f"{base}/{paths['voice']}", product="voice").submit("13700137000", "6789")
     IhuyiClient(ACCOUNT, KEY, api_url=f"{base}/{paths['international']}", product="international").submit(
-        "+44 7700 900123", "Your code is 4321【Huyi】"
+        "+44 7400 123456", "Your code is 4321【Huyi】"
     )
     with pytest.raises(HuyiContentError) as refused:
         IhuyiClient(ACCOUNT, KEY, api_url=f"{base}/{paths['voice_notice']}", product="voice_notice").submit(
@@ -647,7 +649,9 @@ def test_every_product_path_and_the_phone_json(http_gateway: tuple[SandboxGatewa
         timeout=5,
     )
     assert query_only.json() == {"code": 2, "msg": "提交成功", "num": 10000 - 2 - 1 - 1}
-    assert gateway.phones()[0] == "447700900123"
+    assert gateway.phones()[0] == "44 7400123456"
+    phone = requests.get(f"{base}/phone/44%207400123456.json", timeout=5).json()
+    assert phone["latest_code"] == "4321" and phone["messages"][0]["product"] == "international"
 
 
 # -- inside a Django site ----------------------------------------------------------------------------

@@ -63,7 +63,8 @@ def test_empty_number_is_403(empty):
 
 
 def test_international_numbers():
-    assert normalize_mobile("+63 917 123 4567", international=True) == "639171234567"
+    # The international product's form: country code, a space, the national number.
+    assert normalize_mobile("+63 917 123 4567", international=True) == "63 9171234567"
     with pytest.raises(HuyiRecipientError):
         normalize_mobile("+0 12", international=True)
 
@@ -192,7 +193,7 @@ def test_a_purpose_that_does_not_fit_is_a_value_error(purpose, complaint):
 
 def test_full_width_numbers_and_commas_in_a_marketing_list():
     assert validate_mobiles("１３８００１３８０００，13900139000, 13800138000") == ["13800138000", "13900139000"]
-    assert normalize_mobile("＋６３ ９１７ １２３ ４５６７", international=True) == "639171234567"
+    assert normalize_mobile("＋６３ ９１７ １２３ ４５６７", international=True) == "63 9171234567"
     with pytest.raises(HuyiRecipientError):
         normalize_mobile("+٦٣٩١٧١٢٣٤٥٦٧", international=True)
 

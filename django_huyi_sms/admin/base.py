@@ -71,16 +71,14 @@ def mobile_column(request: HttpRequest, field: str = "mobile") -> Callable[[Any]
 def searched_mobile(term: str) -> str | None:
     """``term`` as the number it is stored as (``+86 138-0013-8000``, ``１３８００１３８０００`` → ``13800138000``).
 
-    Read as a mainland number first, then as an international one (stored as
-    country code and number); ``None`` when it is neither, e.g. an smsid or a
-    template id.
+    Read as ``validation.normalize_any_mobile`` reads it: mainland or
+    international (stored as the international product sends it, ``44 7400123456``);
+    ``None`` when it is neither, e.g. an smsid or a template id.
     """
-    for international in (False, True):
-        try:
-            return validation.normalize_mobile(term, international=international)
-        except HuyiRecipientError:
-            continue
-    return None
+    try:
+        return validation.normalize_any_mobile(term)
+    except HuyiRecipientError:
+        return None
 
 
 def mask_raw_push(request: HttpRequest, raw: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +162,7 @@ class ScaleAdminMixin(_ModelAdmin):
         term = _SEARCH_PUNCTUATION.sub("", search_term or "")
         if not term or not self.exact_search_fields:
             return queryset, False
-        mobile = searched_mobile(term)
+        mobile = searched_mobile(search_term.strip())  # as typed: "1 4165674636" is not 14165674636
         condition = Q()
         for field in self.exact_search_fields:
             if field != "mobile":

@@ -11,8 +11,19 @@ from .base import MaskedMobileMixin, OwnFiltersOnlyMixin, ReadOnlyAdminMixin, Sc
 @admin.register(OtpRecord)
 class OtpRecordAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # code_hash and salt are listed nowhere: an admin page must not help anyone guess a code.
-    list_display = ("created_at", "mobile", "purpose", "status", "attempts", "expires_at", "used_at", "ip")
-    detail_fields = ("mobile", "purpose", "status", "attempts", "created_at", "expires_at", "used_at", "ip", "sms_log")
+    list_display = ("created_at", "mobile", "purpose", "channel", "status", "attempts", "expires_at", "used_at", "ip")
+    detail_fields = (
+        "mobile",
+        "purpose",
+        "channel",
+        "status",
+        "attempts",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "ip",
+        "sms_log",
+    )
     list_filter = ("status",)
     exact_search_fields = ("mobile",)
     sortable_by = ("created_at",)

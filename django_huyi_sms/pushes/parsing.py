@@ -18,7 +18,7 @@ from ..exceptions import HuyiApiError, ReviewCode
 from ..parsers import is_text
 from ..provider import CHINA, TIME_FORMAT
 from ..receipts import ReceiptEvent, ReplyEvent, TemplateEvent
-from ..validation import normalize_mobile
+from ..validation import normalize_any_mobile
 
 # Pushes are about messages sent with this account: nothing before the provider existed,
 # nothing from the future beyond a day of clock skew.
@@ -60,13 +60,14 @@ def _text(fields: Mapping[str, Any], name: str, *, required: bool = True, max_le
 
 
 def _mobile(fields: Mapping[str, Any]) -> str:
+    """The number as the send's ``SmsLog`` holds it: mainland, or the international product's ``44 7400123456``.
+
+    ihuyi does not say how a receipt writes an international number; we take it
+    to be the string that was sent (``validation.normalize_any_mobile``).
+    """
     raw = _text(fields, "mobilephone", max_length=32)
     try:
-        return normalize_mobile(raw)
-    except HuyiApiError:
-        pass
-    try:
-        return normalize_mobile(raw, international=True)
+        return normalize_any_mobile(raw)
     except HuyiApiError:
         raise PushInvalid("mobilephone is not a phone number") from None
 

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..exceptions import HuyiApiError
-from ..validation import normalize_mobile
+from ..validation import normalize_any_mobile
 from .pusher import RETRY_INTERVALS, is_push_url
 
 __all__ = ["DEFAULT_SENSITIVE_WORDS", "MAX_WAIT", "SandboxConfig", "SandboxConfigError"]
@@ -123,18 +123,11 @@ def _mobiles(name: str, value: Any) -> frozenset[str]:
     numbers = set()
     for position, mobile in enumerate(_strings(name, value, what="mobile numbers"), 1):
         try:
-            numbers.add(_normalise_mobile(mobile))
+            numbers.add(normalize_any_mobile(mobile))
         except HuyiApiError:
             # The entry's position, not the entry: a number is personal data, even in an error.
             raise SandboxConfigError(name, f"entry {position} is not a mobile number") from None
     return frozenset(numbers)
-
-
-def _normalise_mobile(mobile: str) -> str:
-    try:
-        return normalize_mobile(mobile)
-    except HuyiApiError:
-        return normalize_mobile(mobile, international=True)
 
 
 def _per_account(name: str, value: Any, normalise_entries: Callable[[str, Any], Any]) -> Mapping[str, Any]:

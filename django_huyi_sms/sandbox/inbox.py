@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import HuyiApiError, ReceiptCode
-from ..provider import NO_SMSID
-from ..validation import normalize_mobile
+from ..provider import NO_SMSID, VOICE_PRODUCTS
+from ..validation import normalize_any_mobile, normalize_international
 from .wire import china_time
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,9 +73,19 @@ class SandboxMessage:
         """``received_at`` in China time, as the provider writes times."""
         return china_time(self.received_at)
 
+    @property
+    def call(self) -> bool:
+        """Whether the number got a phone call (the voice products) rather than a text."""
+        return self.product in VOICE_PRODUCTS
+
+    @property
+    def spoken(self) -> str:
+        """What the call said, as a person hears it: a voice code digit by digit (``4 8 2 9``), a notice as written."""
+        return " ".join(self.content) if self.product == "voice" else self.content
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: every field, plus ``received_time``."""
-        return {**asdict(self), "received_time": self.received_time}
+        """Plain data for JSON: every field, plus ``received_time``, ``call`` and ``spoken``."""
+        return {**asdict(self), "received_time": self.received_time, "call": self.call, "spoken": self.spoken}
 
     def settle(self, *, delivered: bool, report_time: str) -> dict[str, str]:
         """Record the delivery receipt on this message; return the receipt's push fields.
@@ -138,21 +148,26 @@ class Inbox:
 
     def messages_for(self, mobile: str) -> list[SandboxMessage]:
         """Copies of what ``mobile`` received, newest first (``[]`` for none)."""
-        return [replace(message) for message in reversed(self._messages.get(self._key(mobile), []))]
+        return [replace(message) for message in reversed(self._messages.get(self.filed_as(mobile), []))]
 
     def replies_for(self, mobile: str) -> list[SandboxReply]:
         """Copies of the replies sent from ``mobile``, newest first."""
-        return [replace(reply) for reply in reversed(self._replies.get(self._key(mobile), []))]
+        return [replace(reply) for reply in reversed(self._replies.get(self.filed_as(mobile), []))]
 
-    def _key(self, mobile: str) -> str:
-        # Let people look a number up as they would type it (+86 138-0013-8000).
+    def filed_as(self, mobile: str) -> str:
+        """The number ``mobile`` is filed under, however it is written: as stored, as a person would type
+        it (``+86 138-0013-8000``, ``+44 7400 123456``), or as digits in a URL (``447400123456``)."""
         mobile = str(mobile or "").strip()
-        if mobile in self._messages or mobile in self._replies:
-            return mobile
-        try:
-            return normalize_mobile(mobile)
-        except HuyiApiError:
-            return mobile
+        candidates = [mobile]
+        for read in (normalize_any_mobile, normalize_international):
+            try:
+                candidates.append(read(mobile))
+            except HuyiApiError:
+                pass
+        for candidate in candidates:
+            if candidate in self._messages or candidate in self._replies:
+                return candidate
+        return candidates[min(1, len(candidates) - 1)]
 
 
 def code_in(content: str) -> str | None:

@@ -80,9 +80,9 @@ def check_credentials(
     now: float,
     max_clock_skew: float,
 ) -> None:
-    """401 / 402 / 405, then the password: the plain APIKEY, or a dynamic password made at ``request_time``.
+    """401 / 402 / 4053, then the password (405 / 40501 / 40502): the plain APIKEY, or a dynamic password.
 
-    ``key`` is the account's APIKEY (``None``: no such account). ``signed`` are
+    ``key`` is the account's APIKEY (``None``: no such account, 4053). ``signed`` are
     the fields between key and time in the dynamic password (Submit: mobile
     and content; GetNum: none); ``None`` means AddTemplate, which takes the
     plain key or ``md5(key)`` and no time. Raises ``HuyiConfigurationError``.
@@ -92,7 +92,7 @@ def check_credentials(
     if not password:
         raise error_for_code(ResultCode.PASSWORD_EMPTY)
     if key is None:
-        raise error_for_code(ResultCode.BAD_CREDENTIALS)
+        raise error_for_code(ResultCode.ACCOUNT_UNKNOWN)
     # compare_digest: the answer must not leak how much of a guessed password was right.
     if signed is None:
         if not (_same(password, key) or _same(password, md5_hex(key))):

@@ -21,9 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..template_variables import DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_ID
 from .inbox import phone_payload
 from .state import get_gateway
+from .wire import read_body
 
-# The numbers the sandbox stores: mainland (11 digits) or international (country code + number).
-_MOBILE = re.compile(r"[0-9]{5,20}")
+# The numbers the sandbox stores: mainland (11 digits) or international (country code, a space, the
+# number: "44 7400123456"), or the latter's digits run together.
+_MOBILE = re.compile(r"[0-9]{5,20}|[0-9]{1,3} [0-9]{4,17}")
 
 
 class ReplyForm(forms.Form):
@@ -68,10 +70,17 @@ class TemplateReviewForm(forms.Form):
 
 @csrf_exempt
 def provider(request: HttpRequest, product: str) -> HttpResponse:
-    """One of the provider's endpoints (``?method=Submit`` / ``GetNum`` / ``AddTemplate``)."""
+    """One of the provider's endpoints (``?method=Submit`` / ``GetNum`` / ``AddTemplate``).
+
+    The fields may be in the query string or the body, the body's winning; the
+    body is read as the standalone server reads it (``wire.read_body``), not
+    as Django's forms would: those skip a body with no or another content type.
+    """
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
-    params = {**request.GET.dict(), **request.POST.dict()}
+    # The whole header: multipart's boundary is one of its parameters.
+    form = read_body(request.META.get("CONTENT_TYPE", ""), request.body) if request.method == "POST" else {}
+    params = {**request.GET.dict(), **form}
     method = request.GET.get("method") or params.get("method", "")
     content_type, body = get_gateway().handle(product, method, params, remote_addr=request.META.get("REMOTE_ADDR", ""))
     return HttpResponse(body, content_type=content_type)

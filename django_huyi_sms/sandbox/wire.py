@@ -7,17 +7,22 @@ cannot answer in a shape the client does not expect. Pure Python; no Django.
 
 from __future__ import annotations
 
+import codecs
 import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
+from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from ..provider import CHINA, NO_SMSID, RESULT_ELEMENTS, TIME_FORMAT
 
-__all__ = ["ROUTES", "Request", "read_request", "render", "refusal_fields", "china_time", "new_smsid"]
+__all__ = ["ROUTES", "Request", "read_body", "read_request", "render", "refusal_fields", "china_time", "new_smsid"]
 
 #: The provider's endpoint paths (after the host), and the product each one serves.
 #: Shared by the standalone WSGI app and the Django URLconf.
@@ -71,6 +76,81 @@ def read_request(params: Mapping[str, Any]) -> Request:
         templateid=_field(params, "templateid").strip(),
         as_json=_field(params, "format").strip().lower() == "json",
     )
+
+
+def read_body(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a request body, however a real client sent them (ihuyi-api.md, "What real clients send").
+
+    ``multipart/form-data`` (PHP clients that hand curl an array) is read part
+    by part; parts that are files are not fields and are left out, as PHP's
+    ``$_POST`` leaves them. Any other body is read as form fields, whatever it
+    calls itself: ``application/x-www-form-urlencoded``, or no type, a wrong
+    one (``text/plain``), or raw unencoded UTF-8 (the vendor's shell demo).
+    Text is UTF-8 whatever the charset says, since clients often declare a
+    wrong one; text that is not UTF-8 is read in the declared charset (the
+    Java demo's GBK), undecodable bytes replaced. Never raises: the gateway
+    answers a garbled request with a code, as ihuyi does. Later fields win
+    over earlier ones of the same name, as in PHP.
+    """
+    header = _parse_header(content_type)
+    charset = _charset(header.get_param("charset"))
+    if header.get_content_type() == "multipart/form-data":
+        return _read_multipart(content_type, body, charset)
+    fields: dict[str, str] = {}
+    for pair in body.split(b"&"):
+        if not pair.strip():
+            continue
+        name, _, value = pair.partition(b"=")
+        fields[_form_text(name, charset)] = _form_text(value, charset)
+    return fields
+
+
+def _parse_header(content_type: str) -> Message:
+    """A ``Content-Type`` header as ``email`` reads one (the stdlib parser of MIME headers, params and all)."""
+    message = Message()
+    message["Content-Type"] = content_type or "application/x-www-form-urlencoded"
+    return message
+
+
+def _charset(declared: Any) -> str:
+    """``declared`` if Python knows that codec, else UTF-8 (what the provider expects)."""
+    if isinstance(declared, str) and declared.strip():
+        try:
+            return codecs.lookup(declared.strip()).name
+        except LookupError:
+            pass
+    return "utf-8"
+
+
+def _text(data: bytes, charset: str) -> str:
+    """``data`` as UTF-8 if it is UTF-8 (whatever was declared), else in ``charset``, bad bytes replaced."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode(charset, "replace")
+
+
+def _form_text(encoded: bytes, charset: str) -> str:
+    # unquote_to_bytes leaves raw (unencoded) bytes alone, so raw UTF-8 reads like %-encoded UTF-8.
+    return _text(unquote_to_bytes(encoded.replace(b"+", b" ")), charset)
+
+
+def _read_multipart(content_type: str, body: bytes, charset: str) -> dict[str, str]:
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    fields: dict[str, str] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.get_payload():
+        if not isinstance(part, Message) or part.get_filename() is not None:
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        fields[name] = _text(data, _charset(part.get_content_charset() or charset))
+    return fields
 
 
 def refusal_fields(method: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .gateway import SandboxGateway
 from .inbox import phone_payload
-from .wire import ROUTES
+from .wire import ROUTES, read_body
 
 __all__ = ["make_app", "serve"]
 
@@ -36,7 +36,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # A marketing Submit may list thousands of numbers; nothing legitimate is bigger than this.
 _MAX_BODY_BYTES = 2 * 1024 * 1024
-_PHONE_JSON = re.compile(r"phone/([0-9+]{1,24})\.json")
+# A mainland number, or an international one as stored ("44 7400123456"; PATH_INFO is decoded).
+_PHONE_JSON = re.compile(r"phone/([0-9+ ]{1,24})\.json")
 
 
 def make_app(gateway: SandboxGateway) -> WSGIApp:
@@ -76,10 +77,7 @@ class _BodyTooLarge(Exception):
 
 
 def _read_form(environ: dict[str, Any]) -> dict[str, str]:
-    """The form-encoded body as a dict (UTF-8; the provider's requests are)."""
-    content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if content_type not in ("", "application/x-www-form-urlencoded"):
-        return {}
+    """The body's fields, read as the provider reads them (``wire.read_body``: form-encoded, multipart, raw)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -87,8 +85,7 @@ def _read_form(environ: dict[str, Any]) -> dict[str, str]:
     if length > _MAX_BODY_BYTES:
         raise _BodyTooLarge
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    text = raw.decode("utf-8", "replace")
-    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    return read_body(environ.get("CONTENT_TYPE", ""), raw)
 
 
 def _answer(

@@ -169,8 +169,10 @@ if USE_SANDBOX:
             "voice_notice": {"API_URL": f"{DEMO_SITE_URL}/sandbox/vm/webservice/voice.php"},
             "international": {"API_URL": f"{DEMO_SITE_URL}/sandbox/isms/webservice/isms.php"},
         },
+        # The sign-in and reset pages offer "receive a voice call instead" 30 s after an SMS code:
+        # the sandbox speaks the code on its phone page.
+        "OTP": {**CODE_CAPS, "VOICE_FALLBACK_AFTER": 30},
         "CALLBACK_TOKEN": CALLBACK_TOKEN,
-        "OTP": CODE_CAPS,
         "SANDBOX": {
             "ACCOUNTS": {"sandbox": "sandbox-api-key"},
             # The app's push endpoints (sms/push/…), as the provider's console would be set up.
