@@ -62,6 +62,7 @@ from .exceptions import (
     error_for_code,
 )
 from .provider import (
+    CHINA,
     DEFAULT_API_URLS,
     NO_SMSID,
     RESULT_ELEMENTS,
@@ -278,7 +279,10 @@ class IhuyiClient:
 
         ``mobile`` is one number, or for the marketing product a list (or a
         comma-separated string) of numbers. ``stime`` schedules a marketing
-        send. The number and content are checked first (see
+        send; it goes out in China time, the provider's: an aware datetime is
+        converted (12:00 UTC is sent as ``20:00:00``), a naive one is taken as
+        this machine's local time, as Python reads one (in a Django process
+        that is ``TIME_ZONE``). The number and content are checked first (see
         ``validation.py``); a refusal raises the same exception the provider's
         code would, before any HTTP call. ``checked=True`` says the caller has
         already run those checks on exactly these values (``sending.py`` does),
@@ -302,7 +306,7 @@ class IhuyiClient:
         if self.sign_mode == SIGN_DYNAMIC:
             fields["time"] = now
         if stime is not None:
-            fields["stime"] = stime.strftime(TIME_FORMAT)
+            fields["stime"] = stime.astimezone(CHINA).strftime(TIME_FORMAT)
         reply = self._call("Submit", fields)
         smsid = reply.get("smsid", "").strip()
         if not smsid or smsid == NO_SMSID:
