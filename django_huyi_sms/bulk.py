@@ -219,12 +219,12 @@ def _invalid(invalid: list[tuple[int, str]], given: int) -> InvalidMobiles:
 
 
 @private
-def start_bulk(plan: BulkPlan, *, progress: Callable[[int], None] | None = None) -> BulkSend:
+def start_bulk(plan: BulkPlan, *, progress: Callable[[int, int], None] | None = None) -> BulkSend:
     """Write ``plan``'s ``BulkSend`` and its recipients' queued rows in one transaction; queue its batches on commit.
 
     Numbers on the opt-out list (marketing) get no row and are counted.
-    ``progress`` is called with the number of rows written after each chunk (for
-    a progress bar). Returns the ``BulkSend``.
+    ``progress`` is called after each chunk with the rows written so far and the
+    rows to write (for a progress bar). Returns the ``BulkSend``.
     """
     recipients = _without_opted_out(plan)
     opted_out = len(plan.numbers) - len(recipients)
@@ -257,7 +257,7 @@ def start_bulk(plan: BulkPlan, *, progress: Callable[[int], None] | None = None)
                 for offset, mobile in enumerate(chunk)
             )
             if progress is not None:
-                progress(start + len(chunk))
+                progress(start + len(chunk), len(recipients))
         tasks.dispatch_batches_on_commit((bulk.pk, batch) for batch in range(bulk.batches))
     logger.info(
         "bulk send %s: %d recipients in %d batches, %d opted out, %d duplicates",
