@@ -32,13 +32,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import optouts, sending, tasks, validation
+from . import optouts, sending, statements, tasks, validation
 from .backends import OutgoingSms
 from .conf import huyi_settings
 from .exceptions import (
@@ -62,8 +63,8 @@ Status = SmsLog.Status
 #: The products that take several numbers in one Submit, and a scheduled time (``stime``).
 SCHEDULABLE_PRODUCTS = frozenset({"marketing"})
 
-#: Rows built and inserted at a time: a 10,000-number send never holds 10,000 model instances.
-INSERT_CHUNK = 500
+#: Rows inserted at a time (one ``executemany``; no model instance is built for them).
+INSERT_CHUNK = 1000
 #: Numbers looked up on the opt-out list at a time (one query each; well under every database's parameter cap).
 LOOKUP_CHUNK = 500
 #: Acceptances recorded per UPDATE (two parameters a row, so a 1,000-number batch stays under SQLite's old cap of 999).
@@ -240,21 +241,11 @@ def start_bulk(plan: BulkPlan, *, progress: Callable[[int, int], None] | None = 
             opted_out=opted_out,
             duplicates=plan.duplicates,
         )
-        now = timezone.now()
+        shared = _shared_values(plan, bulk)
         for start in range(0, len(recipients), INSERT_CHUNK):
             chunk = recipients[start : start + INSERT_CHUNK]
-            SmsLog.objects.bulk_create(
-                SmsLog(
-                    product=plan.product,
-                    mobile=mobile,
-                    content=content,
-                    parts=parts,
-                    status=Status.QUEUED,
-                    dispatched_at=now,
-                    bulk=bulk,
-                    batch=(start + offset) // size,
-                )
-                for offset, mobile in enumerate(chunk)
+            statements.insert_rows(
+                shared, ("mobile", "batch"), ((mobile, (start + offset) // size) for offset, mobile in enumerate(chunk))
             )
             if progress is not None:
                 progress(start + len(chunk), len(recipients))
@@ -268,6 +259,29 @@ def start_bulk(plan: BulkPlan, *, progress: Callable[[int, int], None] | None = 
         plan.duplicates,
     )
     return bulk
+
+
+def _shared_values(plan: BulkPlan, bulk: BulkSend) -> dict[str, Any]:
+    """What every recipient's queued row holds alike: every NOT NULL column, as ``sending`` writes a row."""
+    now = timezone.now()
+    return {
+        "product": plan.product,
+        "content": plan.content,
+        "parts": plan.parts,
+        "status": Status.QUEUED,
+        "smsid": "",
+        "provider_msg": "",
+        "receipt_code": "",
+        "receipt_msg": "",
+        "purpose": "",
+        "carries_code": False,
+        "created_at": now,
+        "dispatched_at": now,
+        "attempts": 0,
+        "updated_at": now,
+        "receipt_waiting": False,
+        "bulk_id": bulk.pk,
+    }
 
 
 def _without_opted_out(plan: BulkPlan) -> list[str]:

@@ -553,3 +553,18 @@ def test_marketing_goes_to_its_own_endpoint_with_its_own_account_at_china_time(
 
 def test_the_queue_runner_knows_the_batch_task():
     assert tasks._TASKS["send_batch"][2] is tasks._run_send_batch
+
+
+def test_a_recipients_row_is_written_as_any_queued_send(django_capture_on_commit_callbacks, dummy_queue):
+    before = timezone.now()
+    with locmem():
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = django_huyi_sms.send_bulk(["13800138000"], TEXT)
+        log = sent.logs.get()
+        queued = django_huyi_sms.enqueue_sms("13900139000", TEXT, product="marketing")
+    for field in ("product", "content", "parts", "status", "smsid", "provider_code", "provider_msg", "receipt_code",
+                  "receipt_msg", "purpose", "carries_code", "user_id", "resent_from_id", "claimed_at", "attempts",
+                  "submitted_at", "delivered_at", "receipt_waiting"):
+        assert getattr(log, field) == getattr(SmsLog.objects.get(pk=queued.pk), field), field
+    assert before <= log.created_at == log.dispatched_at == log.updated_at <= timezone.now()
+    assert (log.bulk_id, log.batch) == (sent.pk, 0)
