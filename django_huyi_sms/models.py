@@ -112,7 +112,7 @@ class SmsLog(models.Model):
     # its smsid was recorded: the sender then looks for it (receipts.py explains the protocol).
     receipt_waiting = models.BooleanField(default=False, editable=False)
     # A recipient of a bulk send (bulk.py): its batch's rows go out in one Submit, with one smsid.
-    # The index on (bulk, batch) serves the bulk's own lookups too, so the key needs none of its own.
+    # The indexes that lead with it (Meta) serve its lookups, so the key needs none of its own.
     bulk = models.ForeignKey(
         "BulkSend",
         verbose_name=_("bulk send"),
@@ -138,6 +138,8 @@ class SmsLog(models.Model):
             models.Index(fields=["purpose", "-created_at"], name="huyi_sms_purpose_idx"),
             # A bulk send's batches (the worker's claim), its progress and its recipients' page.
             models.Index(fields=["bulk", "batch"], name="huyi_sms_bulk_batch_idx"),
+            # The admin's bulk send filter, in the list's order.
+            models.Index(fields=["bulk", "-created_at"], name="huyi_sms_log_bulk_idx"),
         ]
         permissions = [("view_full_mobile", _("Can see full mobile numbers"))]
 
