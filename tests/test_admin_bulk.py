@@ -129,3 +129,9 @@ def test_a_finished_bulk_send_says_done_and_how_many_failed(admin_client, dummy_
     page = admin_client.get(reverse("admin:huyi_sms_bulksend_changelist")).content.decode()
     assert "done; 5 failed or undelivered" in page
     assert sent.progress()["failed"] == 5
+
+
+def test_its_page_counts_its_recipients(admin_client, dummy_queue, django_capture_on_commit_callbacks):
+    sent = a_bulk_send(dummy_queue, django_capture_on_commit_callbacks)
+    assert "Page 1 of 1 (5 recipients)" in admin_client.get(change_url(sent)).content.decode()
+    assert "(1 recipient)" in admin_client.get(change_url(sent), {"batch": "2"}).content.decode()
