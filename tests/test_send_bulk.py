@@ -568,3 +568,14 @@ def test_a_recipients_row_is_written_as_any_queued_send(django_capture_on_commit
         assert getattr(log, field) == getattr(SmsLog.objects.get(pk=queued.pk), field), field
     assert before <= log.created_at == log.dispatched_at == log.updated_at <= timezone.now()
     assert (log.bulk_id, log.batch) == (sent.pk, 0)
+
+
+def test_a_broker_that_is_down_loses_nothing(dummy_queue, django_capture_on_commit_callbacks, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks, "_enqueue", broken)
+    with locmem(), django_capture_on_commit_callbacks(execute=True):
+        sent = django_huyi_sms.send_bulk(numbers(3), TEXT)  # no exception reaches the caller
+    assert "could not hand batch 0 of bulk send" in caplog.text and "huyi_requeue will" in caplog.text
+    assert set(sent.logs.values_list("status", flat=True)) == {"queued"}  # huyi_requeue hands it out later
