@@ -262,26 +262,32 @@ def start_bulk(plan: BulkPlan, *, progress: Callable[[int, int], None] | None = 
 
 
 def _shared_values(plan: BulkPlan, bulk: BulkSend) -> dict[str, Any]:
-    """What every recipient's queued row holds alike: every NOT NULL column, as ``sending`` writes a row."""
+    """What every recipient's queued row holds alike, as ``sending`` writes a queued row.
+
+    The database knows none of the model's defaults, so every NOT NULL column is given: at the
+    model's default unless said here (a column added to ``SmsLog`` later is covered the same way).
+    """
     now = timezone.now()
-    return {
-        "product": plan.product,
-        "content": plan.content,
-        "parts": plan.parts,
-        "status": Status.QUEUED,
-        "smsid": "",
-        "provider_msg": "",
-        "receipt_code": "",
-        "receipt_msg": "",
-        "purpose": "",
-        "carries_code": False,
-        "created_at": now,
-        "dispatched_at": now,
-        "attempts": 0,
-        "updated_at": now,
-        "receipt_waiting": False,
-        "bulk_id": bulk.pk,
+    values = {
+        field.attname: field.get_default()
+        for field in SmsLog._meta.concrete_fields
+        if not field.null and not field.primary_key and field.attname != "mobile"
     }
+    values.update(
+        product=plan.product,
+        content=plan.content,
+        parts=plan.parts,
+        status=Status.QUEUED,
+        purpose="",
+        carries_code=False,
+        created_at=now,
+        dispatched_at=now,
+        attempts=0,
+        updated_at=now,
+        receipt_waiting=False,
+        bulk_id=bulk.pk,
+    )
+    return values
 
 
 def _without_opted_out(plan: BulkPlan) -> list[str]:
