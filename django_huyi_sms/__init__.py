@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["send_sms", "enqueue_sms", "get_balance", "add_template", "outbox", "__version__"]
+__all__ = ["send_sms", "enqueue_sms", "send_bulk", "get_balance", "add_template", "outbox", "__version__"]
 
 #: Messages the locmem backend "sent" (``backends.locmem``); tests empty it between tests.
 outbox: list = []
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bulk import send_bulk
     from .sending import add_template, enqueue_sms, get_balance, send_sms
 
 _SENDING_API = {"send_sms", "enqueue_sms", "get_balance", "add_template"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "send_bulk":
+        from .bulk import send_bulk
+
+        return send_bulk
     if name in _SENDING_API:
         from . import sending
 

@@ -36,6 +36,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     messages.extend(_check_queue_runner(huyi_settings))
     messages.extend(_check_authentication_backends())
     messages.extend(_check_voice_codes(huyi_settings))
+    messages.extend(_check_unsubscribe_text(huyi_settings))
     return messages
 
 
@@ -128,6 +129,25 @@ def _check_queue_runner(huyi_settings: Any) -> list[checks.CheckMessage]:
                 )
             ]
     return []
+
+
+def _check_unsubscribe_text(huyi_settings: Any) -> list[checks.CheckMessage]:
+    """Marketing without a way to opt out: send_bulk() would append none (its values are conf.py's: E025)."""
+    ok, marketing = _readable(lambda: huyi_settings.MARKETING)
+    if not ok or marketing["UNSUBSCRIBE_TEXT"]:
+        return []
+    return [
+        checks.Warning(
+            "HUYI_SMS['MARKETING']['UNSUBSCRIBE_TEXT'] is empty: send_bulk() sends marketing messages with "
+            "no way to opt out unless their text carries one.",
+            hint=(
+                'Commercial SMS in China must say how to opt out ("回T退订"), and ihuyi\'s marketing templates '
+                "do. If every message you send writes its own, silence this: "
+                'SILENCED_SYSTEM_CHECKS = ["huyi_sms.W025"].'
+            ),
+            id="huyi_sms.W025",
+        )
+    ]
 
 
 def _check_authentication_backends() -> list[checks.CheckMessage]:

@@ -62,6 +62,7 @@ from .exceptions import (
     error_for_code,
 )
 from .provider import (
+    CHINA,
     DEFAULT_API_URLS,
     NO_SMSID,
     RESULT_ELEMENTS,
@@ -279,15 +280,18 @@ class IhuyiClient:
 
         ``mobile`` is one number, or for the marketing product a list (or a
         comma-separated string) of numbers. ``stime`` schedules a marketing
-        send. With ``templateid``, ``content`` is the template's variables,
-        ``|``-separated (``submit(mobile, "1234", templateid=1)``), and the
-        provider renders the message; the dynamic password signs them as sent.
-        The number and content are checked first (see ``validation.py``; a
-        template 1 send's variables as ``template_variables.py`` says); a
-        refusal raises the same exception the provider's code would, before
-        any HTTP call. ``checked=True`` says the caller has already run those
-        checks on exactly these values (``sending.py`` does), so they are not
-        run twice.
+        send; it goes out in China time, the provider's: an aware datetime is
+        converted (12:00 UTC is sent as ``20:00:00``), a naive one is taken as
+        this machine's local time, as Python reads one (in a Django process
+        that is ``TIME_ZONE``). With ``templateid``, ``content`` is the
+        template's variables, ``|``-separated (``submit(mobile, "1234",
+        templateid=1)``), and the provider renders the message; the dynamic
+        password signs them as sent. The number and content are checked first
+        (see ``validation.py``; a template 1 send's variables as
+        ``template_variables.py`` says); a refusal raises the same exception
+        the provider's code would, before any HTTP call. ``checked=True`` says
+        the caller has already run those checks on exactly these values
+        (``sending.py`` does), so they are not run twice.
 
         Raises a ``HuyiApiError`` subclass for every non-success code;
         ``HuyiConnectionError`` when the request never left;
@@ -311,7 +315,7 @@ class IhuyiClient:
         if templateid is not None:
             fields["templateid"] = str(templateid)
         if stime is not None:
-            fields["stime"] = stime.strftime(TIME_FORMAT)
+            fields["stime"] = stime.astimezone(CHINA).strftime(TIME_FORMAT)
         reply = self._call("Submit", fields)
         # ihuyi's voice notices answer the message's serial number as "voiceid" on its newer API
         # (ihuyi-api.md): the same thing under another name, that receipts name as smsid.

@@ -7,7 +7,7 @@ Everything else asks :data:`huyi_settings`::
     huyi_settings.product("marketing").api_url
 
 Every key has a default (``DEFAULTS``); nested dicts (``OTP``, ``RATELIMITS``, ``QUEUE``,
-``SANDBOX``) are merged key by key, so a site sets just the one value it changes. As in
+``MARKETING``, ``SANDBOX``) are merged key by key, so a site sets just the one value it changes. As in
 Django REST framework's ``APISettings``, dotted paths (``BACKEND``, ``ADAPTER``) are imported
 on first use, and everything is cached until Django's ``setting_changed`` signal fires, so
 ``override_settings`` works in tests.
@@ -55,9 +55,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from .exceptions import HuyiContentError
 from .provider import DEFAULT_API_URLS, PRODUCTS, SIGN_DYNAMIC, SIGN_MODES, check_product
 from .sandbox.config import SandboxConfig, SandboxConfigError
 from .template_variables import MAX_VERIFICATION_VARIABLE_LENGTH
+from .validation import validate_content
 
 __all__ = [
     "DEFAULTS",
@@ -142,6 +144,13 @@ DEFAULTS: dict[str, Any] = {
     # A receipt whose smsid we never learned (the send is "unknown") is matched by number to
     # the one unknown send to that number within this many seconds before it.
     "UNKNOWN_MATCH_WINDOW": 86400,
+    # Marketing in bulk (send_bulk, huyi_send_bulk).
+    "MARKETING": {
+        # Numbers per Submit (comma-separated in one request, one task each).
+        "BATCH_SIZE": 100,
+        # Appended to a marketing message that does not carry it already; "" appends nothing.
+        "UNSUBSCRIBE_TEXT": "回T退订",
+    },
     "USER_MOBILE_FIELD": None,
     "ADAPTER": "django_huyi_sms.adapter.HuyiAdapter",
     "LOW_BALANCE_THRESHOLD": 100,
@@ -386,6 +395,21 @@ def _templateid(value: Any) -> int | None:
     raise _refuse(value, "None, or the templateid of an approved template (a whole number, 1 or more)")
 
 
+def _unsubscribe_text(value: Any) -> str:
+    """Text a message may end with: a string no Submit would refuse (no emoji, control character or
+    stray ``【``); ``""`` or ``None`` append nothing."""
+    if value is None or value == "":
+        return ""
+    expected = 'a string a message may carry (no emoji, control character or stray "【"), or "" for none'
+    if not isinstance(value, str):
+        raise _Bad(expected)
+    try:
+        validate_content(value)
+    except HuyiContentError:
+        raise _Bad(expected) from None
+    return value
+
+
 def _field_name(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value.isidentifier()):
         return value
@@ -480,6 +504,14 @@ _NESTED_RULES: dict[str, dict[str, _Spec]] = {
         "RETRIES": _Spec("huyi_sms.E006", _whole()),
         "RETRY_BACKOFF": _Spec("huyi_sms.E006", _seconds(positive=False)),
         "RETRY_BACKOFF_MAX": _Spec("huyi_sms.E006", _seconds(positive=False)),
+    },
+    "MARKETING": {
+        "BATCH_SIZE": _Spec(
+            "huyi_sms.E025",
+            _whole(1, 1000),
+            "ihuyi publishes no maximum; one refusal or timeout touches every number of a batch, so keep it modest.",
+        ),
+        "UNSUBSCRIBE_TEXT": _Spec("huyi_sms.E025", _unsubscribe_text, 'The usual text is "回T退订".'),
     },
 }
 

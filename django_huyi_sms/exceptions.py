@@ -29,6 +29,7 @@ __all__ = [
     "HuyiConfigurationError",
     "HuyiAccountError",
     "HuyiRecipientError",
+    "InvalidMobiles",
     "HuyiContentError",
     "HuyiRateLimitError",
     "HuyiTransportError",
@@ -115,6 +116,19 @@ class HuyiAccountError(HuyiApiError):
 
 class HuyiRecipientError(HuyiApiError):
     """The mobile number is missing, malformed or blacklisted."""
+
+
+class InvalidMobiles(HuyiRecipientError):
+    """Some of several numbers (a bulk send's) are not mobile numbers, code 406: nothing was written or sent.
+
+    ``positions`` holds their 1-based positions among the numbers given, in order.
+    """
+
+    def __init__(
+        self, code: int | None, msg: str = "", *, detail: str = "", positions: tuple[int, ...] = ()
+    ) -> None:
+        super().__init__(code, msg, detail=detail)
+        self.positions = tuple(positions)
 
 
 class HuyiContentError(HuyiApiError):

@@ -116,6 +116,18 @@ class SmsLog(models.Model):
     # Set by receipts.py on a queued row when a receipt came that may be this row's, before
     # its smsid was recorded: the sender then looks for it (receipts.py explains the protocol).
     receipt_waiting = models.BooleanField(default=False, editable=False)
+    # A recipient of a bulk send (bulk.py): its batch's rows go out in one Submit, with one smsid.
+    # The indexes that lead with it (Meta) serve its lookups, so the key needs none of its own.
+    bulk = models.ForeignKey(
+        "BulkSend",
+        verbose_name=_("bulk send"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="logs",
+        db_index=False,
+    )
+    batch = models.PositiveIntegerField(_("batch"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("SMS log")
@@ -129,6 +141,10 @@ class SmsLog(models.Model):
             # The admin's product and purpose filters (and the purpose filter's list of values).
             models.Index(fields=["product", "-created_at"], name="huyi_sms_product_idx"),
             models.Index(fields=["purpose", "-created_at"], name="huyi_sms_purpose_idx"),
+            # A bulk send's batches (the worker's claim), its progress and its recipients' page.
+            models.Index(fields=["bulk", "batch"], name="huyi_sms_bulk_batch_idx"),
+            # The admin's bulk send filter, in the list's order.
+            models.Index(fields=["bulk", "-created_at"], name="huyi_sms_log_bulk_idx"),
         ]
         permissions = [("view_full_mobile", _("Can see full mobile numbers"))]
 
@@ -146,6 +162,61 @@ class SmsLog(models.Model):
     def is_final(self) -> bool:
         """No push or answer can change the status any more (``unknown`` is not final: a receipt may come)."""
         return self.status in (self.Status.DELIVERED, self.Status.UNDELIVERED, self.Status.FAILED)
+
+
+class BulkSend(models.Model):
+    """One ``send_bulk()``: a text to many numbers, sent in batches, one Submit per batch.
+
+    Each recipient has its own ``SmsLog`` row (``logs``), numbered with its
+    ``batch``; the rows of a batch go out together and share their Submit's
+    smsid. Numbers that opted out of marketing get no message and are counted in
+    ``opted_out`` (when sending began), or keep a ``failed`` row and are counted
+    too (when they opted out while queued). Numbers given twice are sent once.
+    """
+
+    product = models.CharField(_("product"), max_length=16, choices=Product.choices, default=Product.MARKETING)
+    content = models.TextField(_("content"))
+    parts = models.PositiveSmallIntegerField(_("billed parts"), default=1)
+    scheduled_at = models.DateTimeField(
+        _("scheduled for"),
+        null=True,
+        blank=True,
+        help_text=_("The provider sends the messages at this time; empty: at once."),
+    )
+    batch_size = models.PositiveIntegerField(_("numbers per batch"))
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    opted_out = models.PositiveIntegerField(
+        _("opted out"), default=0, help_text=_("Numbers not sent to because they opted out of marketing.")
+    )
+    duplicates = models.PositiveIntegerField(
+        _("duplicates"), default=0, help_text=_("Numbers given more than once, sent to once.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bulk send")
+        verbose_name_plural = _("bulk sends")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The bulk sends admin: newest first and its product filter.
+            models.Index(fields=["-created_at"], name="huyi_sms_bulk_created_idx"),
+            models.Index(fields=["product", "-created_at"], name="huyi_sms_bulk_product_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {validation.excerpt(self.content, 30)} ({self.recipients})"
+
+    @property
+    def batches(self) -> int:
+        """How many Submits the recipients take."""
+        return -(-self.recipients // self.batch_size) if self.batch_size else 0
+
+    def progress(self) -> dict[str, int]:
+        """How many of its messages are in each ``SmsLog.Status`` now (every status listed), in one query."""
+        counts = dict.fromkeys(SmsLog.Status.values, 0)
+        for status, count in self.logs.order_by().values_list("status").annotate(count=models.Count("pk")):
+            counts[status] = count
+        return counts
 
 
 class SmsTemplate(models.Model):

@@ -347,11 +347,17 @@ def _attempt(log: SmsLog, message: OutgoingSms) -> HuyiApiError | None:
     return None
 
 
-def _record_error(log: SmsLog, error: HuyiApiError) -> None:
+def _record_error(log: SmsLog, error: HuyiApiError, *, blacklist: bool = True) -> None:
+    """Record ``error`` on ``log``: unknown if it may have been sent, failed otherwise.
+
+    ``blacklist=False``: a blacklist code does not put ``log``'s number on the opt-out
+    list, because the refusal was of a request with several numbers (bulk.py) and
+    does not say which one the provider meant.
+    """
     if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
         _record_unknown(log, _reason(error))
     else:
-        _record_failure(log, error)
+        _record_failure(log, error, blacklist=blacklist)
 
 
 def _reason(error: HuyiApiError) -> str:
@@ -412,7 +418,7 @@ def _record_submitted(log: SmsLog, result: SubmitResult) -> None:
             transaction.on_commit(lambda: receipts.match_pending_receipts(log))
 
 
-def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
+def _record_failure(log: SmsLog, error: HuyiApiError, *, blacklist: bool = True) -> None:
     now = timezone.now()
     changes = {
         "status": Status.FAILED,
@@ -421,7 +427,7 @@ def _record_failure(log: SmsLog, error: HuyiApiError) -> None:
         "updated_at": now,
     }
     written, _waiting = _write(log, changes)  # a failed send has no receipt: one waiting is another's
-    if error.code in BLACKLIST_CODES:
+    if blacklist and error.code in BLACKLIST_CODES:
         optouts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
     logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
     if written:
@@ -456,7 +462,8 @@ def send_queued(pks: Sequence[int]) -> int:
     """Send the queued rows ``pks``: the body of the queue's task. Returns how many were attempted.
 
     Rows that are not ``queued`` any more, or that another worker has claimed,
-    are skipped, so a task delivered twice sends nothing twice. Rows are
+    are skipped, so a task delivered twice sends nothing twice; so are the rows
+    of a bulk send, which go out only with their whole batch (``bulk.py``). Rows are
     claimed ``CLAIM_CHUNK`` at a time (one UPDATE), sent one by one, and the
     chunk's acceptances recorded together (one UPDATE): two commits per chunk
     instead of one per message. Should the worker die mid-chunk, the chunk's
@@ -540,7 +547,8 @@ def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> N
 def _claim(pks: Sequence[int]) -> list[SmsLog]:
     """Take the still waiting rows among ``pks`` for this worker, in one UPDATE. Returns them."""
     now = timezone.now()
-    waiting = SmsLog.objects.filter(status=Status.QUEUED, claimed_at__isnull=True)
+    # A bulk send's row is never sent alone: its batch goes out in one Submit (bulk.send_batch).
+    waiting = SmsLog.objects.filter(status=Status.QUEUED, claimed_at__isnull=True, bulk__isnull=True)
     claim = {"claimed_at": now, "attempts": F("attempts") + 1, "updated_at": now}
     with transaction.atomic():
         # On PostgreSQL the rows are locked (others skip them) from here to the commit, so the
@@ -621,13 +629,16 @@ def requeue(*, older_than: float | None = None, limit: int | None = None) -> Req
                 SmsLog.objects.select_for_update(skip_locked=True)
                 .filter(stale, status=Status.QUEUED)
                 .order_by("pk")
-                .only("pk", "mobile", "status", "claimed_at")[:chunk]
+                .only("pk", "mobile", "status", "claimed_at", "bulk", "batch")[:chunk]
             )
             lost = [row.pk for row in rows if row.claimed_at is None]
             in_flight = [row for row in rows if row.claimed_at is not None]
             if lost:
                 SmsLog.objects.filter(pk__in=lost).update(dispatched_at=now, updated_at=now)
-                tasks.dispatch_on_commit(lost)
+                # A bulk send's rows go out only with their whole batch: its batch is handed out instead.
+                batches = {(row.bulk_id, row.batch) for row in rows if row.claimed_at is None and row.bulk_id}
+                tasks.dispatch_on_commit([row.pk for row in rows if row.claimed_at is None and not row.bulk_id])
+                tasks.dispatch_batches_on_commit((bulk, batch) for bulk, batch in batches if batch is not None)
         if not rows:
             break
         for row in in_flight:

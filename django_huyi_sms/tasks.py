@@ -8,8 +8,8 @@
   runs the task in this process right after the commit. ``django-tasks-db``
   (``DatabaseBackend`` and ``manage.py db_worker``) runs them in a worker
   process on one machine.
-* ``"celery"``: the Celery tasks below (``django_huyi_sms.send_queued`` and
-  ``django_huyi_sms.send_code``), for sites that outgrow one machine; the
+* ``"celery"``: the Celery tasks below (``django_huyi_sms.send_queued``,
+  ``django_huyi_sms.send_code`` and ``django_huyi_sms.send_batch``), for sites that outgrow one machine; the
   site's Celery app finds them with ``app.autodiscover_tasks()``.
 
 Tasks carry primary keys only: the worker reads what to send from the
@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -44,10 +44,13 @@ __all__ = [
     "dispatch",
     "dispatch_on_commit",
     "dispatch_code_on_commit",
+    "dispatch_batch",
+    "dispatch_batches_on_commit",
     "send_queued_task",
     "send_code_task",
     "check_balances_task",
     "purge_task",
+    "send_batch_task",
 ]
 
 logger = logging.getLogger("django_huyi_sms.tasks")
@@ -88,6 +91,12 @@ def _run_send_code(record_pk: int, check_account: bool) -> None:
     send_code(record_pk, check_account=check_account)
 
 
+def _run_send_batch(bulk_pk: int, batch: int) -> int:
+    from .bulk import send_batch
+
+    return send_batch(bulk_pk, batch)
+
+
 # Django's tasks: a worker finds a task by its function's module and name, so each Task
 # object is bound to the name of the function it wraps.
 def send_queued_task(pks: list[int]) -> int:
@@ -100,12 +109,19 @@ def send_code_task(record_pk: int, check_account: bool) -> None:
     _run_send_code(record_pk, check_account)
 
 
+def send_batch_task(bulk_pk: int, batch: int) -> int:
+    """Send one batch of a bulk send in one Submit (``bulk.send_batch``)."""
+    return _run_send_batch(bulk_pk, batch)
+
+
 if django_task is not None:
     send_queued_task = django_task()(send_queued_task)
     send_code_task = django_task()(send_code_task)
+    send_batch_task = django_task()(send_batch_task)
 
 send_queued_celery: Any = None
 send_code_celery: Any = None
+send_batch_celery: Any = None
 if shared_task is not None:
     # acks_late + reject_on_worker_lost: a task whose worker died is delivered again; its
     # rows are claimed, so what was sent is not sent twice and the rest goes out.
@@ -115,6 +131,9 @@ if shared_task is not None:
     send_code_celery = shared_task(
         name="django_huyi_sms.send_code", acks_late=True, reject_on_worker_lost=True, ignore_result=True
     )(_run_send_code)
+    send_batch_celery = shared_task(
+        name="django_huyi_sms.send_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )(_run_send_batch)
 
 
 def _runner() -> str:
@@ -196,6 +215,7 @@ def _enqueue(kind: str, args: list[Any], *, delay: float | None) -> None:
 _TASKS: dict[str, tuple[Any, Any, Any]] = {
     "send_queued": (send_queued_task if django_task is not None else None, send_queued_celery, _run_send_queued),
     "send_code": (send_code_task if django_task is not None else None, send_code_celery, _run_send_code),
+    "send_batch": (send_batch_task if django_task is not None else None, send_batch_celery, _run_send_batch),
 }
 
 
@@ -277,3 +297,29 @@ if shared_task is not None:
         _run_check_balances
     )
     purge_celery = shared_task(name="django_huyi_sms.purge", ignore_result=True)(_run_purge)
+
+
+def dispatch_batch(bulk_pk: int, batch: int, *, delay: float | None = None) -> None:
+    """Hand batch ``batch`` of bulk send ``bulk_pk`` to a worker (``delay`` seconds later, if given).
+
+    One task per batch: its rows go out in one Submit. A runner that cannot take
+    the task is logged, not raised: the rows stay queued and ``huyi_requeue``
+    hands the batch out later.
+    """
+    try:
+        _enqueue("send_batch", [int(bulk_pk), int(batch)], delay=delay)
+    except Exception:
+        logger.exception("could not hand batch %s of bulk send %s to the queue; huyi_requeue will", batch, bulk_pk)
+
+
+def dispatch_batches_on_commit(batches: Iterable[tuple[int, int]]) -> None:
+    """Hand each ``(bulk_pk, batch)`` to a worker once the current transaction commits (at once outside one)."""
+    batches = sorted(set(batches))
+    if not batches:
+        return
+
+    def hand_out() -> None:
+        for bulk_pk, batch in batches:
+            dispatch_batch(bulk_pk, batch)
+
+    transaction.on_commit(hand_out)

@@ -285,8 +285,10 @@ def test_marketing_sends_one_smsid_to_several_numbers(gateway: SandboxGateway) -
     mobiles = "13800138000,13900139000, 13700137000"
     reply = submit(gateway, mobiles, text, product="marketing", stime="2030-01-01 09:00:00")
     assert code_of(reply) == 2
-    for number in ("13800138000", "13900139000", "13700137000"):
-        (message,) = gateway.messages_for(number)
+    # Scheduled: on no phone until its stime (tests/test_sandbox_scheduled.py).
+    assert [m.mobile for m in gateway.scheduled] == ["13800138000", "13900139000", "13700137000"]
+    for message in gateway.scheduled:
+        assert gateway.messages_for(message.mobile) == []
         assert message.smsid == reply["smsid"] and message.product == "marketing"
         assert message.stime == "2030-01-01 09:00:00"
     assert gateway.balance(ACCOUNT) == 10000 - 3

@@ -1,7 +1,7 @@
 """The admin: every send with its receipts and replies, read-only (a log must not be edited away).
 
 One module per list: ``sends`` (``SmsLog``, its actions, the balance and the
-dashboard), ``pushes`` (receipts, replies, opt-outs), ``sms_templates``,
+dashboard), ``bulk`` (bulk sends), ``pushes`` (receipts, replies, opt-outs), ``sms_templates``,
 ``codes`` (one-time codes). ``base``, ``pagination`` and ``filters`` keep the
 lists fast on millions of rows; ``display``, ``charts`` and ``export`` draw.
 """
@@ -9,6 +9,7 @@ lists fast on millions of rows; ``display``, ``charts`` and ``export`` draw.
 from __future__ import annotations
 
 from .base import FULL_MOBILE_PERMISSION, OwnFiltersOnlyMixin, ReadOnlyAdminMixin
+from .bulk import BulkSendAdmin
 from .codes import OtpRecordAdmin
 from .pushes import OptOutAdmin, StatusReceiptAdmin, UpstreamReplyAdmin
 from .sends import SmsLogAdmin
@@ -19,6 +20,7 @@ __all__ = [
     "ReadOnlyAdminMixin",
     "OwnFiltersOnlyMixin",
     "SmsLogAdmin",
+    "BulkSendAdmin",
     "StatusReceiptAdmin",
     "UpstreamReplyAdmin",
     "OptOutAdmin",

@@ -27,6 +27,7 @@ from .base import (
     mobile_column,
     shown_mobile,
 )
+from .bulk import BulkSendFilter
 from .display import badge, excerpt, format_duration
 from .filters import IndexedValuesFieldListFilter
 
@@ -77,6 +78,7 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
         "product",
         ("purpose", IndexedValuesFieldListFilter),
         ("created_at", DateFieldListFilter),
+        BulkSendFilter,
     )
     exact_search_fields = ("mobile", "smsid")
     search_help_text = _("A whole mobile number or an smsid.")
@@ -143,7 +145,7 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
             ),
             (
                 _("Submit result"),
-                {"fields": ("smsid", "provider_code", "provider_msg", "created_at", "submitted_at")},
+                {"fields": ("smsid", "provider_code", "provider_msg", "created_at", "submitted_at", "bulk", "batch")},
             ),
             (
                 _("Delivery"),

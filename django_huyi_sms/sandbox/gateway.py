@@ -70,7 +70,8 @@ class SandboxGateway:
     keyword arguments (``SandboxGateway(accounts={"id": "key"}, receipt_delay=0)``),
     which build one on top of ``config`` or the defaults. ``clock`` returns Unix
     seconds (tests pass one they move by hand); ``on_message`` is called with a
-    copy of each accepted :class:`~.inbox.SandboxMessage`, outside the lock.
+    copy of each accepted :class:`~.inbox.SandboxMessage` as it reaches its phone
+    (a scheduled marketing message at its ``stime``), outside the lock.
 
     Raises :class:`~.config.SandboxConfigError` (a ``ValueError``) for an unusable setting.
     """
@@ -94,6 +95,7 @@ class SandboxGateway:
         self._inbox = Inbox()
         self._limits = RecipientLimits(self._config)
         self._templates = TemplateBook(self._config.templates)
+        self._scheduled: list[SandboxMessage] = []
         self._smsid_sequence = 0
 
     @property
@@ -177,6 +179,7 @@ class SandboxGateway:
             with self._lock:
                 template = self._templates.sendable(account, product, templateid)
             content = rules.fill_template(template, content)
+        due = rules.scheduled_time(product, request.stime)
         rules.check_sensitive_words(content, config.sensitive_words)
         verification = rules.is_verification(product, content)
         parts = count_parts(content, product=product)
@@ -204,7 +207,7 @@ class SandboxGateway:
                     mobile=mobile,
                     content=content,
                     parts=parts,
-                    received_at=now,
+                    received_at=now if due is None else max(now, due),
                     account=account,
                     verification=verification,
                     stime=request.stime if product == "marketing" else "",
@@ -212,9 +215,13 @@ class SandboxGateway:
                 )
                 for mobile in mobiles
             ]
+            if due is not None and due > now:
+                # A scheduled send: the phones get it (and the receipts follow) at its stime.
+                self._scheduled.extend(accepted)
+                self._pusher.call_later(due - now, partial(self._arrive, accepted))
+                return {"smsid": smsid}, []
             for message in accepted:
-                self._inbox.receive(message)
-                self._pusher.call_later(config.receipt_delay, partial(self._deliver, message))
+                self._receive(message)
         return {"smsid": smsid}, accepted
 
     def _get_num(self, request: Request, remote_addr: str) -> dict[str, Any]:
@@ -232,10 +239,27 @@ class SandboxGateway:
 
     # -- receipts and pushes ----------------------------------------------------------
 
+    def _receive(self, message: SandboxMessage) -> None:
+        """File ``message`` on its phone and schedule its receipt. Call under the lock."""
+        self._inbox.receive(message)
+        self._pusher.call_later(self._config.receipt_delay, partial(self._deliver, message))
+
+    def _arrive(self, messages: list[SandboxMessage]) -> None:
+        """Scheduled ``messages`` reach their phones: their stime has come."""
+        arriving = {id(message) for message in messages}
+        with self._lock:
+            self._scheduled = [message for message in self._scheduled if id(message) not in arriving]
+            for message in messages:
+                self._receive(message)
+        for message in messages:
+            self._notify(message)
+
     def _deliver(self, message: SandboxMessage) -> None:
         delivered = message.mobile not in self._config.undeliverable
         with self._lock:
-            fields = message.settle(delivered=delivered, report_time=china_time(self.clock()))
+            # Not before the message arrived (a scheduled one arrives at its stime, whatever the clock says).
+            report_time = china_time(max(self.clock(), message.received_at))
+            fields = message.settle(delivered=delivered, report_time=report_time)
         if self.receipt_url:
             self._pusher.push("receipt", self.receipt_url, fields)
 
@@ -288,6 +312,12 @@ class SandboxGateway:
         """Numbers that received messages, the one that received last first."""
         with self._lock:
             return self._inbox.phones()
+
+    @property
+    def scheduled(self) -> list[SandboxMessage]:
+        """Copies of the accepted messages whose stime has not come yet (not on any phone), soonest first."""
+        with self._lock:
+            return [replace(message) for message in sorted(self._scheduled, key=lambda message: message.received_at)]
 
     def messages_for(self, mobile: str) -> list[SandboxMessage]:
         """Copies of the messages ``mobile`` received, newest first (``[]`` for none)."""
