@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,6 +89,9 @@ class BulkPlan:
     duplicates: int
     scheduled_at: datetime | None
     batch_size: int
+    #: A template send: the template's id and the variables every recipient gets (``content`` is the rendering).
+    templateid: int | None = None
+    variables: tuple[str, ...] = ()
 
 
 @private
@@ -96,8 +99,8 @@ def send_bulk(
     mobiles: Iterable[str] | str,
     content: str = "",
     *,
-    template: object = None,
-    variables: Iterable[str] = (),
+    template: sending.Template | None = None,
+    variables: Sequence[str | int] = (),
     scheduled_at: datetime | None = None,
     product: str = "marketing",
 ) -> BulkSend:
@@ -108,8 +111,12 @@ def send_bulk(
     number given twice is sent once (``BulkSend.duplicates``). For the marketing
     product, numbers that opted out are skipped (``BulkSend.opted_out``) and
     ``MARKETING["UNSUBSCRIBE_TEXT"]`` is appended to ``content`` unless it is in it
-    already. The marketing product takes ``MARKETING["BATCH_SIZE"]`` numbers per
-    Submit; the others take one. ``scheduled_at`` (marketing only) has the provider
+    already. Or a template send, as ``send_sms`` takes one: ``template`` (an
+    approved ``SmsTemplate`` of the product, or its templateid) and the
+    ``variables`` every recipient gets; its text must carry the unsubscribe text
+    itself (nothing can be appended to what the provider renders). The
+    marketing product takes ``MARKETING["BATCH_SIZE"]`` numbers per Submit; the
+    others take one. ``scheduled_at`` (marketing only) has the provider
     send the messages at that time: an aware datetime, or a naive one in the
     current time zone, as Django reads it; it goes out in China time.
 
@@ -117,51 +124,59 @@ def send_bulk(
     :class:`~.exceptions.InvalidMobiles` (code 406, ``positions`` of every bad
     number), ``HuyiRecipientError`` 403 (no number at all), the content's
     ``HuyiContentError`` (404, 4070, 4073, 4074 …), ``ValueError`` for an unknown
-    product or a ``scheduled_at`` that is past or not offered, and ``TypeError``
-    for ``template``/``variables``, which bulk sends do not take yet: pass the
-    whole content. Then, in one transaction, the ``BulkSend`` row and one queued
+    product, a ``scheduled_at`` that is past or not offered or a marketing
+    template without the unsubscribe text, and a template send's errors as
+    ``send_sms`` raises them (4071, 4072, 40722). Then, in one transaction, the ``BulkSend`` row and one queued
     ``SmsLog`` per recipient (``BulkSend.logs``) are written, and each batch is
     handed to a worker once the transaction commits (nothing goes out if it
     rolls back). The outcome of each message is recorded on its row.
     """
-    if template is not None or tuple(variables):
-        raise TypeError(
-            "send_bulk() does not take template= or variables= yet: pass the whole content, as it is to be sent"
-        )
-    return start_bulk(plan_bulk(mobiles, content, scheduled_at=scheduled_at, product=product))
+    plan = plan_bulk(
+        mobiles, content, template=template, variables=variables, scheduled_at=scheduled_at, product=product
+    )
+    return start_bulk(plan)
 
 
 @private
 def plan_bulk(
     mobiles: Iterable[str] | str,
-    content: str,
+    content: str = "",
     *,
+    template: sending.Template | None = None,
+    variables: Sequence[str | int] = (),
     scheduled_at: datetime | None = None,
     product: str = "marketing",
 ) -> BulkPlan:
     """Check a bulk send as :func:`send_bulk` does and return its plan. Writes nothing; raises as ``send_bulk``."""
     check_product(product)
-    content = validation.validate_content(content)
+    content, templateid, values = sending.prepare_text(content, template=template, variables=variables, product=product)
     if product in optouts.MARKETING_PRODUCTS:
-        content = _with_unsubscribe_text(content)
+        content = _with_unsubscribe_text(content, templateid)
     scheduled_at = _scheduled(scheduled_at, product)
     numbers, duplicates = _numbers(mobiles, product)
     batch_size = huyi_settings.MARKETING["BATCH_SIZE"] if product in SCHEDULABLE_PRODUCTS else 1
     return BulkPlan(
         product=product,
         content=content,
-        parts=validation.count_parts(content),
+        parts=validation.count_parts(content, product=product),
         numbers=numbers,
         duplicates=duplicates,
         scheduled_at=scheduled_at,
         batch_size=batch_size,
+        templateid=templateid,
+        variables=values,
     )
 
 
-def _with_unsubscribe_text(content: str) -> str:
+def _with_unsubscribe_text(content: str, templateid: int | None = None) -> str:
     text = huyi_settings.MARKETING["UNSUBSCRIBE_TEXT"]
     if not text or text in content:
         return content
+    if templateid is not None:
+        raise ValueError(
+            f"template #{templateid} does not carry the unsubscribe text {text!r}, and nothing can be appended to"
+            " what the provider renders: register a marketing template that ends with it"
+        )
     # Checked again with the text on: it may now be too long (4073).
     return validation.validate_content(content + text)
 
@@ -286,6 +301,8 @@ def _shared_values(plan: BulkPlan, bulk: BulkSend) -> dict[str, Any]:
         updated_at=now,
         receipt_waiting=False,
         bulk_id=bulk.pk,
+        templateid=plan.templateid,
+        variables=list(plan.variables),
     )
     return values
 
@@ -327,6 +344,9 @@ def send_batch(bulk_pk: int, batch: int) -> int:
         content=bulk.content,
         parts=bulk.parts,
         stime=bulk.scheduled_at,
+        # A template send: every row holds the same template and variables (see _shared_values).
+        templateid=rows[0].templateid,
+        variables=tuple(rows[0].variables or ()),
     )
     try:
         result = sending._send_one(message)

@@ -49,6 +49,7 @@ from .provider import SubmitResult, check_product, mask_mobile
 
 __all__ = [
     "prepare_message",
+    "prepare_text",
     "send_sms",
     "enqueue_sms",
     "deliver",
@@ -110,25 +111,36 @@ def prepare_message(
     """
     check_product(product)
     mobile_field = validation.prepare_mobile(mobile, product)
+    content, templateid, values = prepare_text(content, template=template, variables=variables, product=product)
+    parts = validation.count_parts(content, product=product)
+    return OutgoingSms(
+        product=product, mobile=mobile_field, content=content, parts=parts, templateid=templateid, variables=values
+    )
+
+
+def prepare_text(
+    content: str = "",
+    *,
+    template: Template | None = None,
+    variables: Sequence[str | int] = (),
+    product: str = "sms",
+) -> tuple[str, int | None, tuple[str, ...]]:
+    """The text half of :func:`prepare_message`, for any number of recipients (``send_bulk``).
+
+    Returns ``(text, templateid, variables)``: the checked text the phone gets
+    (rendered, for a template send) and, for a template send, its templateid
+    and checked variables (``None`` and ``()`` otherwise). Raises as
+    ``prepare_message`` does for the text.
+    """
     if template is None:
         if variables:
             raise ValueError("variables need a template: send_sms(mobile, template=..., variables=[...])")
-        content = validation.validate_content(content, product=product)
-        parts = validation.count_parts(content, product=product)
-        return OutgoingSms(product=product, mobile=mobile_field, content=content, parts=parts)
+        return validation.validate_content(content, product=product), None, ()
     if content:
         raise ValueError("send either content or a template with its variables, not both")
     templateid, text = _template_text(template, product)
     values = template_variables.check_values(text, variables, templateid=templateid)
-    content = validation.validate_content(template_variables.render(text, values), product=product)
-    return OutgoingSms(
-        product=product,
-        mobile=mobile_field,
-        content=content,
-        parts=validation.count_parts(content, product=product),
-        templateid=templateid,
-        variables=values,
-    )
+    return validation.validate_content(template_variables.render(text, values), product=product), templateid, values
 
 
 def _template_text(template: Template, product: str) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from django_huyi_sms.exceptions import (
     HuyiTransportError,
     InvalidMobiles,
 )
-from django_huyi_sms.models import BulkSend, OptOut, SmsLog
+from django_huyi_sms.models import BulkSend, OptOut, SmsLog, SmsTemplate
 from django_huyi_sms.provider import SubmitResult
 
 from .faults import unused_port
@@ -227,10 +227,68 @@ def test_bad_content_is_refused_before_anything_is_written(content, code):
     assert caught.value.code == code and nothing_written()
 
 
-@pytest.mark.parametrize("arguments", [{"template": 1}, {"variables": ["1234"]}, {"template": 1, "variables": ("a",)}])
-def test_template_and_variables_are_not_taken_yet(arguments):
-    with pytest.raises(TypeError, match="does not take template= or variables= yet"):
-        django_huyi_sms.send_bulk(["13800138000"], TEXT, **arguments)
+def marketing_template(content="【商城】会员日全场【变量】折，回T退订", templateid=7):
+    return SmsTemplate.objects.create(
+        product="marketing", templateid=templateid, content=content, status=SmsTemplate.Status.APPROVED
+    )
+
+
+def test_a_template_bulk_send_signs_the_variables_and_logs_the_rendering(
+    fake_provider, django_capture_on_commit_callbacks
+):
+    fake_provider.answer_json(code=2, msg="提交成功", smsid="88002")
+    template = marketing_template()
+    settings = {
+        "ACCOUNT": "C1",
+        "API_KEY": "sms-key",
+        "API_URL": f"http://127.0.0.1:{unused_port()}/webservice/sms.php",
+        "PRODUCTS": {"marketing": {"ACCOUNT": "M1", "API_KEY": "marketing-key", "API_URL": fake_provider.url}},
+        "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
+    }
+    mobiles = numbers(3)
+    with override_settings(HUYI_SMS=settings), django_capture_on_commit_callbacks(execute=True):
+        sent = django_huyi_sms.send_bulk(mobiles, template=template, variables=["8"])
+    (request,) = fake_provider.requests
+    form = request.form
+    assert (form["templateid"], form["content"], form["mobile"]) == ("7", "8", ",".join(mobiles))
+    signed = "M1" + "marketing-key" + form["mobile"] + "8" + form["time"]
+    assert form["password"] == hashlib.md5(signed.encode()).hexdigest()  # over the variables as sent
+    rows = list(sent.logs.values_list("content", "templateid", "variables", "status", "smsid"))
+    assert rows == [("【商城】会员日全场8折，回T退订", 7, ["8"], "submitted", "88002")] * 3
+
+
+def test_a_template_bulk_send_by_id_goes_through_the_queue(dummy_queue, django_capture_on_commit_callbacks):
+    marketing_template()
+    with locmem(), django_capture_on_commit_callbacks(execute=True):
+        sent = django_huyi_sms.send_bulk(numbers(2), template=7, variables=["9"])
+    assert run_tasks(dummy_queue) == 1
+    (message,) = django_huyi_sms.outbox
+    assert (message.templateid, message.variables, message.content) == (7, ("9",), "【商城】会员日全场9折，回T退订")
+    assert set(sent.logs.values_list("status", flat=True)) == {"submitted"}
+
+
+@pytest.mark.parametrize(
+    "arguments, error, code",
+    [
+        ({"template": 7, "variables": []}, HuyiContentError, 4072),  # one variable short
+        ({"template": 7, "variables": ["8", "9"]}, HuyiContentError, 4072),
+        ({"template": 7, "variables": ["8|9"]}, HuyiContentError, 4072),
+        ({"template": 99, "variables": ["8"]}, HuyiContentError, 4071),  # no such template
+        ({"variables": ["8"]}, ValueError, None),  # variables without a template
+    ],
+)
+def test_a_template_bulk_send_is_checked_before_anything_is_written(arguments, error, code):
+    marketing_template()
+    with pytest.raises(error) as caught:
+        django_huyi_sms.send_bulk(numbers(2), **arguments)
+    assert getattr(caught.value, "code", None) == code
+    assert nothing_written()
+
+
+def test_a_marketing_template_must_carry_the_unsubscribe_text():
+    marketing_template("【商城】会员日全场【变量】折")
+    with pytest.raises(ValueError, match="does not carry the unsubscribe text"):
+        django_huyi_sms.send_bulk(numbers(2), template=7, variables=["8"])
     assert nothing_written()
 
 
