@@ -36,7 +36,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from .conf import huyi_settings
-from .models import OtpRecord, OtpThrottle, SiteCodeCount, SmsLog, StatusReceipt, UpstreamReply
+from .models import BulkSend, OtpRecord, OtpThrottle, SiteCodeCount, SmsLog, StatusReceipt, UpstreamReply
 
 __all__ = ["BATCH_SIZE", "MAX_BATCH_SIZE", "Progress", "PurgeResult", "Target", "TARGETS", "cutoff_for", "purge"]
 
@@ -76,11 +76,18 @@ def _old_throttles(cutoff: datetime, now: datetime) -> Q:
 
 
 #: What the purge deletes, in this order.
+def _old_bulk_sends(cutoff: datetime, now: datetime) -> Q:
+    # Only once every message of it goes too (a scheduled one keeps its queued rows, and so its bulk send).
+    kept = SmsLog.objects.filter(bulk__isnull=False).exclude(_old_sends(cutoff, now)).values("bulk_id")
+    return Q(created_at__lt=cutoff) & ~Q(pk__in=kept)
+
+
 TARGETS: tuple[Target, ...] = (
     Target("one-time codes", OtpRecord, lambda cutoff, now: Q(created_at__lt=cutoff, expires_at__lt=now)),
     Target("delivery receipts", StatusReceipt, lambda cutoff, now: Q(received_at__lt=cutoff)),
     Target("replies", UpstreamReply, lambda cutoff, now: Q(received_at__lt=cutoff)),
     Target("SMS logs", SmsLog, _old_sends),
+    Target("bulk sends", BulkSend, lambda cutoff, now: _old_bulk_sends(cutoff, now)),
     Target("per-number code counts", OtpThrottle, _old_throttles),
     Target("site-wide code counts", SiteCodeCount, lambda cutoff, now: Q(started_at__lt=cutoff - timedelta(days=1))),
 )

@@ -17,6 +17,7 @@ from django.utils import timezone
 import django_huyi_sms
 from django_huyi_sms import retention, tasks
 from django_huyi_sms.models import (
+    BulkSend,
     OptOut,
     OtpRecord,
     OtpThrottle,
@@ -120,6 +121,7 @@ def test_the_purge_deletes_what_is_old_and_keeps_what_is_still_needed(rows):
         "huyi_sms.StatusReceipt": 2,
         "huyi_sms.UpstreamReply": 1,
         "huyi_sms.SmsLog": 3,
+        "huyi_sms.BulkSend": 0,
         "huyi_sms.OtpThrottle": 1,
         "huyi_sms.SiteCodeCount": 1,
     }
@@ -131,6 +133,24 @@ def test_the_purge_deletes_what_is_old_and_keeps_what_is_still_needed(rows):
         assert getattr(rows[name], field) is None, name
     # A second run finds nothing more.
     assert retention.purge().total == 0
+
+
+def bulk_send(age: timedelta, *statuses) -> BulkSend:
+    bulk = aged(BulkSend.objects.create(product="marketing", content="【商城】周末五折，回T退订", batch_size=100), age)
+    for status in statuses:
+        send(age, status, bulk=bulk)
+    return bulk
+
+
+def test_a_bulk_send_goes_with_its_last_message():
+    done = bulk_send(200 * DAY, SmsLog.Status.DELIVERED, SmsLog.Status.FAILED)
+    scheduled = bulk_send(200 * DAY, SmsLog.Status.DELIVERED, SmsLog.Status.QUEUED)  # one still waits to go out
+    young = bulk_send(10 * DAY, SmsLog.Status.DELIVERED)
+    assert retention.purge(dry_run=True).counts["huyi_sms.BulkSend"] == 1
+    result = retention.purge()
+    assert (result.counts["huyi_sms.BulkSend"], result.counts["huyi_sms.SmsLog"]) == (1, 3)
+    assert not exists(done) and exists(scheduled) and exists(young)
+    assert scheduled.logs.get().status == SmsLog.Status.QUEUED  # still its bulk send's
 
 
 def test_a_dry_run_counts_the_same_and_deletes_nothing(rows):
@@ -208,12 +228,13 @@ def test_the_command_says_what_it_deletes_batch_by_batch(rows):
         "  SMS logs: 3 of 7 deleted",
         "  SMS logs: 6 of 7 deleted",
         "  SMS logs: 7 of 7 deleted",
+        "  bulk sends: none",
         "  per-number code counts: 1 of 1 deleted",
         "  site-wide code counts: 1 of 1 deleted",
     ]
     assert output[-1].startswith("Deleted 13 rows in ")
     assert output[-1].endswith(
-        "s: 1 one-time codes, 2 delivery receipts, 1 replies, 7 SMS logs, 1 per-number code counts, "
+        "s: 1 one-time codes, 2 delivery receipts, 1 replies, 7 SMS logs, 0 bulk sends, 1 per-number code counts, "
         "1 site-wide code counts."
     )
     assert run().splitlines()[1:-1] == [f"  {target.name}: none" for target in retention.TARGETS]
@@ -224,7 +245,7 @@ def test_the_command_dry_run(rows):
     assert output[0].startswith("Dry run, nothing is deleted. Older than 180 days (before ")
     assert "  SMS logs: 3 would be deleted" in output
     assert output[-1] == (
-        "Would delete 9 rows: 1 one-time codes, 2 delivery receipts, 1 replies, 3 SMS logs, "
+        "Would delete 9 rows: 1 one-time codes, 2 delivery receipts, 1 replies, 3 SMS logs, 0 bulk sends, "
         "1 per-number code counts, 1 site-wide code counts."
     )
     assert all(exists(row) for row in rows.values())
