@@ -31,10 +31,10 @@ KEPT = 1_000  # young sends, and old queued ones, that must survive every purge
 FILL_SQL = """
 INSERT INTO huyi_sms_smslog
     (product, mobile, content, parts, status, smsid, provider_code, provider_msg, receipt_code, receipt_msg,
-     purpose, carries_code, created_at, submitted_at, delivered_at, updated_at, attempts, receipt_waiting)
+     purpose, carries_code, variables, created_at, submitted_at, delivered_at, updated_at, attempts, receipt_waiting)
 SELECT
     'sms', '138' || lpad(((g::bigint * 7919) %% 1000003)::text, 8, '0'), '【测试】您的订单 ' || g || ' 已发货。', 1,
-    %s, (17000000000000 + g)::text, 2, '提交成功', '2', 'DELIVRD', 'order', false,
+    %s, (17000000000000 + g)::text, 2, '提交成功', '2', 'DELIVRD', 'order', false, '[]',
     now() - %s * interval '1 day' - g * interval '1 second', now(), now(), now(), 1, false
 FROM generate_series(%s, %s) AS g
 """
