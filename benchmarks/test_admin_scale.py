@@ -41,7 +41,7 @@ FILL_SQL = """
 INSERT INTO huyi_sms_smslog
     (product, mobile, content, parts, status, smsid, provider_code, provider_msg,
      receipt_code, receipt_msg, purpose, created_at, submitted_at, delivered_at, updated_at,
-     attempts, receipt_waiting)
+     attempts, receipt_waiting, carries_code, variables)
 SELECT
     (ARRAY['sms', 'sms', 'sms', 'marketing'])[1 + g %% 4],
     '138' || lpad(((g::bigint * 7919) %% 1000003)::text, 8, '0'),
@@ -55,7 +55,7 @@ SELECT
     now() - g * interval '5 seconds' + interval '1 second',
     now() - g * interval '5 seconds' + interval '4 seconds',
     now(),
-    1, false
+    1, false, false, '[]'
 FROM generate_series(%s, %s) AS g
 """
 

@@ -327,8 +327,8 @@ def test_purging_while_the_site_sends_deletes_only_the_old():
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO huyi_sms_smslog (product, mobile, content, parts, status, smsid, provider_msg, receipt_code,"
-            " receipt_msg, purpose, carries_code, created_at, updated_at, attempts, receipt_waiting)"
-            " SELECT 'sms', '13800138000', 'old', 1, 'delivered', g::text, '', '', '', '', false,"
+            " receipt_msg, purpose, carries_code, variables, created_at, updated_at, attempts, receipt_waiting)"
+            " SELECT 'sms', '13800138000', 'old', 1, 'delivered', g::text, '', '', '', '', false, '[]',"
             " now() - interval '200 days', now(), 1, false FROM generate_series(1, 3000) AS g"
         )
     sent = []
