@@ -14,15 +14,10 @@ from django_huyi_sms.exceptions import InvalidCode, ResendTooSoon
 from django_huyi_sms.models import OtpRecord, SmsLog
 
 from .flow_helpers import MOBILE, OTHER_MOBILE, last_code, make_user, sms_count
+from .test_queue import run_queued_tasks as run_tasks
 from .test_send import ihuyi_at
 
 pytestmark = pytest.mark.django_db
-
-
-def run_tasks(backend):
-    while backend.results:
-        result = backend.results.pop(0)
-        result.task.call(*result.args, **result.kwargs)
 
 
 class CountingAdapter(HuyiAdapter):

@@ -28,6 +28,7 @@ from django_huyi_sms.provider import SubmitResult
 
 from .faults import unused_port
 from .push_helpers import post_form, receipt_fields
+from .test_queue import run_queued_tasks as run_tasks
 from .test_send import Catcher
 
 pytestmark = pytest.mark.django_db
@@ -82,15 +83,6 @@ def numbers(count, start=0):
 
 def locmem(**extra):
     return override_settings(HUYI_SMS={"BACKEND": LOCMEM, "CALLBACK_TOKEN": "test-callback-token", **extra})
-
-
-def run_tasks(backend):
-    ran = 0
-    while backend.results:
-        result = backend.results.pop(0)
-        result.task.call(*result.args, **result.kwargs)
-        ran += 1
-    return ran
 
 
 def queued_batches(backend):
