@@ -27,6 +27,7 @@ from .wheel_helpers import (
     FreshVenv,
     built_distributions,
     fresh_venv_with_wheel,
+    git_files,
     tree_package_files,
 )
 
@@ -117,8 +118,8 @@ def test_the_sdist_carries_what_a_rebuild_and_the_tests_need(dists: Distribution
     for needed in ("LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "setup.cfg", "MANIFEST.in"):
         assert needed in names
     # The whole package, the tests with their settings and helpers, the example project and the docs.
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=False).stdout.split()
-    if not tracked:
+    tracked = git_files()
+    if tracked is None:
         pytest.skip("not a git checkout: nothing to compare the sdist with")
     wanted = {name for name in tracked if name.startswith((f"{PACKAGE}/", "tests/", "example_project/", "docs/"))}
     missing = sorted(wanted - names)

@@ -108,17 +108,28 @@ def fresh_venv_with_wheel(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv
     return _venv
 
 
+def git_files(*options: str) -> list[str] | None:
+    """``git ls-files`` of this repository (files that exist), or None where it is not a git checkout (an unpacked sdist)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", *options], cwd=REPO, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:  # no git here
+        return None
+    if listed.returncode != 0 or not listed.stdout:
+        return None
+    return [name for name in listed.stdout.split("\0") if name and (REPO / name).is_file()]
+
+
 def tree_package_files() -> set[str]:
     """The package's files in this source tree, as paths relative to the repository (``django_huyi_sms/…``).
 
     In a git checkout, the files git tracks (a stray local file is not the package's); in an
     unpacked sdist, every file there is.
     """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", PACKAGE], cwd=REPO, capture_output=True, text=True, check=False
-    )
-    if listed.returncode == 0 and listed.stdout:
-        return {name for name in listed.stdout.split("\0") if name and (REPO / name).is_file()}
+    tracked = git_files("--", PACKAGE)
+    if tracked is not None:
+        return set(tracked)
     return {
         path.relative_to(REPO).as_posix()
         for path in (REPO / PACKAGE).rglob("*")
@@ -145,22 +156,15 @@ def _build(outdir: Path) -> Distributions:
 
 
 def _copy_tracked_tree(destination: Path) -> None:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listed.returncode != 0:  # not a git checkout (an unpacked sdist): all of it
+    # Tracked files and new ones not ignored: what the next commit would hold.
+    files = git_files("--cached", "--others", "--exclude-standard")
+    if files is None:  # not a git checkout (an unpacked sdist): all of it
         shutil.copytree(REPO, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".venv*", "build", "dist"))
         return
-    for name in listed.stdout.split("\0"):
-        source = REPO / name
-        if name and source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    for name in files:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
 
 
 def _install(wheel: Path, root: Path) -> FreshVenv:
