@@ -338,3 +338,15 @@ def test_the_standalone_servers_forms_reply_review_and_refuse_other_origins(stan
     assert refused.status_code == 403
     assert len(requests.get(f"{base}/phone/13800138000.json", timeout=5).json()["replies"]) == 1
     assert requests.delete(f"{base}/phone/13800138000/", timeout=5).status_code == 405
+
+
+def test_the_standalone_pages_lead_back_to_the_site_they_push_to() -> None:
+    from django_huyi_sms.management.commands.huyi_sandbox import _site_origin
+    from django_huyi_sms.sandbox.gateway import SandboxGateway
+
+    with SandboxGateway(receipt_url="http://user:pw@127.0.0.1:8000/sms/push/receipt/?token=t") as gateway:
+        assert _site_origin(gateway) == "http://127.0.0.1:8000"
+        with override_settings(HUYI_SMS={"SANDBOX_SITE": "http://localhost:9000"}):
+            assert _site_origin(gateway) == "http://localhost:9000"
+    with SandboxGateway() as gateway:
+        assert _site_origin(gateway) == ""  # pushes nowhere: no site to lead back to
