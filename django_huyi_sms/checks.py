@@ -263,7 +263,8 @@ def _check_voice_codes(huyi_settings: Any) -> list[checks.CheckMessage]:
             )
         )
     listed_ok, listed = _readable(lambda: huyi_settings.PRODUCTS)
-    if _sends_to_ihuyi(huyi_settings) and listed_ok and "voice" not in listed:
+    # With SANDBOX_SITE every product sends on the sandbox's account, which serves voice too.
+    if _sends_to_ihuyi(huyi_settings) and listed_ok and "voice" not in listed and not _sandbox_site(huyi_settings):
         messages.append(
             checks.Warning(
                 "HUYI_SMS['OTP']['VOICE_FALLBACK_AFTER'] offers voice calls, but PRODUCTS has no \"voice\" entry: "

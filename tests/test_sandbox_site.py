@@ -215,7 +215,7 @@ def test_a_well_formed_sandbox_site_is_not_an_error(value: str) -> None:
 
 def test_sandbox_site_silences_the_missing_account_and_token_warnings() -> None:
     assert {"huyi_sms.W001", "huyi_sms.W002"} <= set(ids({"BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend"}))
-    assert not {"huyi_sms.W001", "huyi_sms.W002"} & set(ids({"SANDBOX_SITE": SITE}, DEBUG=True))
+    assert ids({"SANDBOX_SITE": SITE}, DEBUG=True) == []
 
 
 def test_sandbox_site_with_debug_off_is_a_warning_and_with_debug_on_nothing() -> None:
@@ -248,3 +248,105 @@ def test_sandbox_site_with_a_backend_that_does_not_send_is_a_warning() -> None:
 
 def test_sandbox_site_without_the_apps_urls_is_a_check_error() -> None:
     assert ids({"SANDBOX_SITE": SITE}, DEBUG=True, ROOT_URLCONF="tests.urls_without_app") == ["huyi_sms.E041"]
+
+
+# --- manage.py huyi_sandbox serves the same pages ---------------------------------------------
+
+
+@pytest.fixture
+def standalone_sandbox() -> Iterator[str]:
+    """``manage.py huyi_sandbox --port 0`` in a process of its own; its base URL, read off its banner."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(root)}
+    env.pop("HUYI_WORKER_SETTINGS", None)
+    command = [sys.executable, "-m", "django", "huyi_sandbox", "--port", "0", "--receipt-delay", "0"]
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = []
+        for line in process.stdout:
+            banner.append(line)
+            if line.startswith("Quit with"):
+                break
+        text = "".join(banner)
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", text)
+        assert found, text + (process.stderr.read() if process.stderr and process.poll() is not None else "")
+        base = found.group(1)
+        assert f"Phone pages (what each number received, and its latest code): {base}/" in text
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_the_standalone_server_serves_the_phone_pages(standalone_sandbox: str) -> None:
+    from django_huyi_sms.client import IhuyiClient
+
+    base = standalone_sandbox
+    client = IhuyiClient("sandbox", "sandbox-api-key", f"{base}/webservice/sms.php")
+    client.submit("13800138000", CODE_TEXT)
+
+    index = requests.get(f"{base}/", timeout=5)
+    assert index.status_code == 200 and index.headers["Content-Type"].startswith("text/html")
+    assert 'href="/phone/13800138000/"' in index.text
+    # The same template as inside a site: its header, and the default template's line.
+    assert "Nothing here reached a real phone." in index.text and "every account's default verification template" in index.text
+
+    page = requests.get(f"{base}/phone/13800138000/", timeout=5)
+    assert page.status_code == 200
+    assert re.search(r'class="code"[^>]*>482913<', page.text)
+    assert 'action="/phone/13800138000/"' in page.text and 'href="/phone/13800138000.json"' in page.text
+    assert requests.get(f"{base}/phone/13800138000.json", timeout=5).json()["latest_code"] == "482913"
+    assert requests.get(f"{base}/phone/not-a-number/", timeout=5).status_code == 404
+    assert requests.get(f"{base}/nothing-here", timeout=5).status_code == 404
+
+
+def test_the_standalone_servers_forms_reply_review_and_refuse_other_origins(standalone_sandbox: str) -> None:
+    from django_huyi_sms.client import IhuyiClient
+
+    base = standalone_sandbox
+    client = IhuyiClient("sandbox", "sandbox-api-key", f"{base}/webservice/sms.php")
+    client.submit("13800138000", CODE_TEXT)
+    templateid = client.add_template("您的订单【变量】已发货。").templateid
+
+    own = {"Origin": base}
+    reply = requests.post(f"{base}/phone/13800138000/", data={"content": "TD"}, headers=own, allow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["Location"] == "/phone/13800138000/?replied=1"
+    assert requests.get(f"{base}/phone/13800138000.json", timeout=5).json()["replies"][0]["content"] == "TD"
+    empty = requests.post(f"{base}/phone/13800138000/", data={"content": " "}, headers=own, timeout=5)
+    assert empty.status_code == 400 and 'name="content"' in empty.text
+
+    review = {"templateid": str(templateid), "decision": "approve", "msg": ""}
+    done = requests.post(f"{base}/templates/review/", data=review, headers=own, allow_redirects=False, timeout=5)
+    assert done.status_code == 303 and done.headers["Location"] == f"/?reviewed={templateid}"
+    assert "Approved" in requests.get(f"{base}/?reviewed={templateid}", timeout=5).text
+    unknown = requests.post(f"{base}/templates/review/", data={**review, "templateid": "999"}, headers=own, timeout=5)
+    assert unknown.status_code == 400 and "The sandbox has no template 999." in unknown.text
+
+    elsewhere = {"Origin": "http://evil.example.test"}
+    refused = requests.post(f"{base}/phone/13800138000/", data={"content": "T"}, headers=elsewhere, timeout=5)
+    assert refused.status_code == 403
+    assert len(requests.get(f"{base}/phone/13800138000.json", timeout=5).json()["replies"]) == 1
+    assert requests.delete(f"{base}/phone/13800138000/", timeout=5).status_code == 405
+
+
+def test_the_standalone_pages_lead_back_to_the_site_they_push_to() -> None:
+    from django_huyi_sms.management.commands.huyi_sandbox import _site_origin
+    from django_huyi_sms.sandbox.gateway import SandboxGateway
+
+    with SandboxGateway(receipt_url="http://user:pw@127.0.0.1:8000/sms/push/receipt/?token=t") as gateway:
+        assert _site_origin(gateway) == "http://127.0.0.1:8000"
+        with override_settings(HUYI_SMS={"SANDBOX_SITE": "http://localhost:9000"}):
+            assert _site_origin(gateway) == "http://localhost:9000"
+    with SandboxGateway() as gateway:
+        assert _site_origin(gateway) == ""  # pushes nowhere: no site to lead back to
