@@ -1,5 +1,6 @@
 # make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000
 # make test  - the whole suite (SQLite; again on PostgreSQL when DATABASE_URL is set)
+# make test-compat - the oldest supported pair, Django 5.2 LTS on Python 3.11 (SQLite, PostgreSQL)
 # make bench - the benchmarks
 # make lint  - ruff and mypy
 
@@ -9,16 +10,20 @@ VENV ?= .venv
 PYTHON ?= $(shell tools/find-python)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+EXTRAS ?= dev,lint
 PYTEST_ARGS ?=
+# Tests that exercise the whole site the same way whatever the database or version: the
+# browser tests, the built package and the docs. They run in the first (SQLite) pass only.
+ONCE := browser or packaging or docs
 
-.PHONY: demo test test-compat bench lint messages clean venv browser
+.PHONY: demo test test-sqlite test-pg test-compat bench lint messages clean venv browser
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,lint]"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,11 +35,17 @@ demo: $(STAMP)
 browser:
 	@tools/install-browser
 
-test: $(STAMP) browser
+test: test-sqlite test-pg
+
+# Everything, on SQLite and the local-memory cache.
+test-sqlite: $(STAMP) browser
 	env -u DATABASE_URL -u REDIS_URL -u AMQP_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+# Again on PostgreSQL + Redis when DATABASE_URL is set (.ci/run sets it), but for the ONCE tests.
+test-pg: $(STAMP)
 	@if [ -n "$$DATABASE_URL" ]; then \
-	  echo "== again on $${DATABASE_URL%%://*} =="; \
-	  $(PY) -m pytest $(PYTEST_ARGS); \
+	  echo "== again on $${DATABASE_URL%%://*}, $$($(PY) -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.__version__}")') =="; \
+	  $(PY) -m pytest -m "not ($(ONCE))" $(PYTEST_ARGS); \
 	fi
 
 lint: $(STAMP)
@@ -51,8 +62,14 @@ $(COMPAT_STAMP): pyproject.toml
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e ".[dev]" "Django>=5.2,<5.3"
 	@touch $(COMPAT_STAMP)
 
-test-compat: $(COMPAT_STAMP) browser
-	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+# SQLite, then PostgreSQL when DATABASE_URL is set; the ONCE tests and the long fuzz runs ran already.
+test-compat: $(COMPAT_STAMP)
+	@echo "== Django 5.2 on Python 3.11, SQLite =="
+	env -u DATABASE_URL -u REDIS_URL -u AMQP_URL $(COMPAT_VENV)/bin/python -m pytest -m "not ($(ONCE) or slow)" $(PYTEST_ARGS)
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== Django 5.2 on Python 3.11, $${DATABASE_URL%%://*} =="; \
+	  $(COMPAT_VENV)/bin/python -m pytest -m "not ($(ONCE) or slow)" $(PYTEST_ARGS); \
+	fi
 
 # On PostgreSQL (the benchmarks skip, saying so, without it), in a test database of their own.
 bench: $(STAMP)
@@ -66,4 +83,4 @@ messages: $(STAMP)
 	cd django_huyi_sms && ../$(PY) -m django compilemessages --settings=tests.settings --pythonpath=..
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .venv-py312 .pytest_cache .hypothesis build dist *.egg-info
