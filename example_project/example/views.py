@@ -66,7 +66,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "account": huyi_settings.product("sms").account,
             "last_log": last_log,
             "last_phone_url": _sandbox_phone_url(last_log.mobile) if last_log else "",
-            "sandbox_url": reverse("huyi_sandbox:index") if settings.USE_SANDBOX else "",
+            "sandbox_url": reverse("huyi_sms:sandbox:index") if settings.USE_SANDBOX else "",
             # None: not shown (an empty list: nothing sent yet).
             "recent_logs": SmsLog.objects.all()[:10] if staff_or_sandbox else None,
         },
@@ -92,4 +92,4 @@ def _field_for(error: HuyiError) -> str | None:
 def _sandbox_phone_url(mobile: str) -> str:
     if not settings.USE_SANDBOX:
         return ""
-    return reverse("huyi_sandbox:phone", kwargs={"mobile": mobile})
+    return reverse("huyi_sms:sandbox:phone", kwargs={"mobile": mobile})
