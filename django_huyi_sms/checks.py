@@ -217,7 +217,7 @@ def _is_code_login_page(login_url: Any) -> bool:
         if parts.netloc:
             return False  # another site's page
         view = getattr(resolve(parts.path).func, "view_class", None)
-    except Exception:  # noqa: BLE001 - an unresolvable LOGIN_URL or a broken URLconf: Django reports those
+    except Exception:  # an unresolvable LOGIN_URL or a broken URLconf: Django reports those
         return False
     return isinstance(view, type) and issubclass(view, CodeLoginView)
 
