@@ -1,4 +1,4 @@
-# make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000
+# make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000 (PORT=8123: another port)
 # make test  - the whole suite (SQLite; again on PostgreSQL when DATABASE_URL is set)
 # make test-compat - the oldest supported pair, Django 5.2 LTS on Python 3.11 (SQLite, PostgreSQL)
 # make bench - the benchmarks
@@ -15,6 +15,8 @@ PYTEST_ARGS ?=
 # Tests that exercise the whole site the same way whatever the database or version: the
 # browser tests, the built package and the docs. They run in the first (SQLite) pass only.
 ONCE := browser or packaging or docs
+# make demo's port. The example's settings read it (DEMO_PORT) to say where the sandbox pushes receipts.
+PORT ?= 8000
 
 .PHONY: demo test test-sqlite test-pg test-compat bench lint messages clean venv browser
 
@@ -26,10 +28,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
+DEMO_MANAGE = cd example_project && DEMO_PORT=$(PORT) ../$(PY) manage.py
+
 demo: $(STAMP)
-	cd example_project && ../$(PY) manage.py migrate --noinput
-	cd example_project && ../$(PY) manage.py demo_setup
-	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:8000
+	$(DEMO_MANAGE) migrate --noinput
+	$(DEMO_MANAGE) demo_setup
+	$(DEMO_MANAGE) runserver 127.0.0.1:$(PORT)
 
 # Debian's chromium for the browser tests (skipped, saying why, where it cannot be installed).
 browser:
