@@ -3,6 +3,7 @@
 # make test-compat - the oldest supported pair, Django 5.2 LTS on Python 3.11 (SQLite, PostgreSQL)
 # make bench - the benchmarks
 # make lint  - ruff and mypy
+# make docs  - the docs site in site/ (MkDocs, strict: a broken link or anchor fails), and docs/openapi.yaml
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -18,7 +19,7 @@ ONCE := browser or packaging or docs
 # make demo's port. The example's settings read it (DEMO_PORT) to say where the sandbox pushes receipts.
 PORT ?= 8000
 
-.PHONY: demo test test-sqlite test-pg test-compat bench lint messages clean venv browser
+.PHONY: demo test test-sqlite test-pg test-compat bench lint messages clean venv browser docs docs-serve
 
 venv: $(STAMP)
 
@@ -82,9 +83,25 @@ bench: $(STAMP)
 	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_bench}; \
 	$(PY) -m pytest benchmarks -s --timeout=0 $(PYTEST_ARGS)
 
+# The docs extra (MkDocs, Material, drf-spectacular for the schema) on top of the dev virtualenv.
+DOCS_STAMP := $(VENV)/.docs-installed
+# Material's banner about MkDocs 2 is not a warning of ours.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) tools/openapi-schema docs/openapi.yaml
+	$(MKDOCS) build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(MKDOCS) serve
+
 messages: $(STAMP)
 	cd django_huyi_sms && ../$(PY) -m django makemessages -l zh_Hans -l en --settings=tests.settings --pythonpath=..
 	cd django_huyi_sms && ../$(PY) -m django compilemessages --settings=tests.settings --pythonpath=..
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .venv-py312 .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .venv-py312 .pytest_cache .hypothesis build dist site *.egg-info
