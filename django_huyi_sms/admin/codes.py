@@ -6,15 +6,16 @@ from django.contrib import admin
 
 from ..models import OtpRecord
 from .base import MaskedMobileMixin, OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin
+from .display import purpose
 
 
 @admin.register(OtpRecord)
 class OtpRecordAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # code_hash and salt are listed nowhere: an admin page must not help anyone guess a code.
-    list_display = ("created_at", "mobile", "purpose", "channel", "status", "attempts", "expires_at", "used_at", "ip")
+    list_display = ("created_at", "mobile", purpose, "channel", "status", "attempts", "expires_at", "used_at", "ip")
     detail_fields = (
         "mobile",
-        "purpose",
+        purpose,
         "channel",
         "status",
         "attempts",
