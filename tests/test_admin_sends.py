@@ -67,9 +67,9 @@ def test_the_list_shows_time_badge_product_and_excerpt_and_explains_each_outcome
     assert 'class="huyi-badge huyi-status-delivered"' in page
     assert "#198754" in page  # delivered is green
     # Short product names in the column, the whole name in its title (and in the filter).
-    assert '<span title="Verification / notification SMS">SMS</span>' in page
-    assert '<span title="International SMS">Intl. SMS</span>' in page
-    assert '<span title="Voice notice">Voice notice</span>' in page
+    assert '<span class="huyi-product-sms" title="Verification / notification SMS">SMS</span>' in page
+    assert '<span class="huyi-product-international" title="International SMS">Intl. SMS</span>' in page
+    assert '<span class="huyi-product-voice_notice" title="Voice notice">Voice notice</span>' in page
     assert "【测试】很长的通知很长的通知" in page and "很长的通知" * 20 not in page  # an excerpt, not the text
     # Under each badge, what explains it: how fast it arrived, the receipt, the provider's refusal.
     assert ">in 1 min 5 s</span>" in page

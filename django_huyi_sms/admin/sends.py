@@ -138,7 +138,12 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
 
     @admin.display(description=_("product"), ordering="product")
     def product_label(self, obj: SmsLog) -> SafeString:
-        return format_html('<span title="{}">{}</span>', obj.get_product_display(), short_product(obj.product))
+        return format_html(
+            '<span class="huyi-product-{}" title="{}">{}</span>',
+            obj.product,
+            obj.get_product_display(),
+            short_product(obj.product),
+        )
 
     @admin.display(description=_("content"))
     def content_excerpt(self, obj: SmsLog) -> SafeString:
