@@ -219,7 +219,12 @@ def _check_unsubscribe_text(huyi_settings: Any) -> list[checks.CheckMessage]:
 
 
 def _check_authentication_backends() -> list[checks.CheckMessage]:
-    """Without SmsCodeBackend, a sign-in with a code authenticates once and is forgotten on the next request."""
+    """Without SmsCodeBackend, a sign-in with a code authenticates once and is forgotten on the next request.
+
+    Only for a site that signs people in with codes, which it says in its settings: a
+    send-only site includes the app's URLs for the pushes, and with them a sign-in page
+    it never links to, and should not hear of a backend it has no use for.
+    """
     from django.contrib.auth import get_backends
 
     from .auth import SmsCodeBackend
@@ -230,10 +235,13 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
         return []  # Django's own checks and the first request report a broken AUTHENTICATION_BACKENDS
     if any(isinstance(backend, SmsCodeBackend) for backend in backends):
         return []
+    reasons = _signs_in_with_codes()
+    if not reasons:
+        return []
     return [
         checks.Warning(
             "django_huyi_sms.auth.SmsCodeBackend is not in AUTHENTICATION_BACKENDS: sign-in with an SMS "
-            "code (sms/login/, api/otp/verify/) will not keep the user signed in.",
+            f"code (sms/login/, api/otp/verify/) will not keep the user signed in, and {' and '.join(reasons)}.",
             hint=(
                 'Add "django_huyi_sms.auth.SmsCodeBackend" to AUTHENTICATION_BACKENDS (after '
                 '"django.contrib.auth.backends.ModelBackend"). If the site does not sign people in with '
@@ -242,6 +250,44 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
             id="huyi_sms.W003",
         )
     ]
+
+
+def _signs_in_with_codes() -> list[str]:
+    """What in the settings says the site signs people in with codes (each as a clause of W003), if anything.
+
+    ``LOGIN_URL`` leading to the app's sign-in page (by name or by path, or to a
+    subclass of it), and ``OTP["CREATE_USER_ON_LOGIN"]``, which only code sign-in reads.
+    """
+    from django.conf import settings
+
+    from .conf import huyi_settings
+
+    reasons: list[str] = []
+    if _is_code_login_page(settings.LOGIN_URL):
+        reasons.append("LOGIN_URL leads to the code sign-in page")
+    ok, otp = _readable(lambda: huyi_settings.OTP)
+    if ok and otp.get("CREATE_USER_ON_LOGIN"):
+        reasons.append("OTP['CREATE_USER_ON_LOGIN'] is on")
+    return reasons
+
+
+def _is_code_login_page(login_url: Any) -> bool:
+    """Whether ``login_url`` (a URL name, a path, or a full URL on this site) is served by ``CodeLoginView``."""
+    from django.shortcuts import resolve_url
+    from django.urls import resolve
+
+    from .views import CodeLoginView
+
+    if not login_url:
+        return False
+    try:
+        parts = urlsplit(str(resolve_url(login_url)))
+        if parts.netloc:
+            return False  # another site's page
+        view = getattr(resolve(parts.path).func, "view_class", None)
+    except Exception:  # an unresolvable LOGIN_URL or a broken URLconf: Django reports those
+        return False
+    return isinstance(view, type) and issubclass(view, CodeLoginView)
 
 
 def _check_voice_codes(huyi_settings: Any) -> list[checks.CheckMessage]:

@@ -34,6 +34,10 @@ class Product(models.TextChoices):
     INTERNATIONAL = "international", PRODUCT_LABELS["international"]
 
 
+#: The label of a field holding the provider's message id: the admin capitalises a verbose name
+#: (a bare "smsid" reads "Smsid"), so it says what the value is and keeps the provider's term.
+SMSID_LABEL = _("provider serial no. (smsid)")
+
 
 class SmsLog(models.Model):
     """One message to one number, from the moment it is asked for to its delivery receipt.
@@ -69,7 +73,7 @@ class SmsLog(models.Model):
     templateid = models.BigIntegerField(_("template id"), null=True, blank=True)
     variables = models.JSONField(_("template variables"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
-    smsid = models.CharField(_("smsid"), max_length=64, blank=True, default="")
+    smsid = models.CharField(SMSID_LABEL, max_length=64, blank=True, default="")
     provider_code = models.IntegerField(_("provider code"), null=True, blank=True)
     provider_msg = models.CharField(_("provider message"), max_length=255, blank=True, default="")
     receipt_code = models.CharField(_("receipt code"), max_length=32, blank=True, default="")
@@ -162,6 +166,21 @@ class SmsLog(models.Model):
     def is_final(self) -> bool:
         """No push or answer can change the status any more (``unknown`` is not final: a receipt may come)."""
         return self.status in (self.Status.DELIVERED, self.Status.UNDELIVERED, self.Status.FAILED)
+
+
+class DeliveryDashboard(SmsLog):
+    """No data of its own: the admin's delivery dashboard, listed with the app's models.
+
+    Django's admin index and app index list registered models only, so the dashboard
+    (``admin/dashboard.py``) is reached from them through this proxy. It has no
+    permissions of its own: whoever may view the sends may view it.
+    """
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("delivery dashboard")
+        verbose_name_plural = _("delivery dashboard")
 
 
 class BulkSend(models.Model):
@@ -279,10 +298,12 @@ class StatusReceipt(models.Model):
     its ``smsid`` (see ``receipts.py``).
     """
 
-    smsid = models.CharField(_("smsid"), max_length=64)
+    smsid = models.CharField(SMSID_LABEL, max_length=64)
     mobile = models.CharField(_("mobile"), max_length=32)
-    code = models.CharField(_("code"), max_length=16, help_text=_("2 = delivered; anything else = not delivered"))
-    msg = models.CharField(_("status text"), max_length=255, blank=True, default="")
+    code = models.CharField(
+        _("receipt code"), max_length=16, help_text=_("2 = delivered; anything else = not delivered")
+    )
+    msg = models.CharField(_("receipt message"), max_length=255, blank=True, default="")
     report_time = models.DateTimeField(_("report time"))
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     log = models.ForeignKey(
@@ -336,7 +357,7 @@ class UpstreamReply(models.Model):
 
     mobile = models.CharField(_("mobile"), max_length=32, db_index=True)
     content = models.TextField(_("content"))
-    smsid = models.CharField(_("smsid"), max_length=64, blank=True, default="")
+    smsid = models.CharField(SMSID_LABEL, max_length=64, blank=True, default="")
     reply_time = models.DateTimeField(_("reply time"))
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     log = models.ForeignKey(

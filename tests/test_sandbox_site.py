@@ -8,7 +8,6 @@ URLs with a development token: a send ends ``delivered``. Without it those URLs 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -27,17 +26,12 @@ from django_huyi_sms.models import SmsLog
 from django_huyi_sms.provider import PRODUCTS
 from django_huyi_sms.sandbox import get_gateway
 
+from .workers import wait_for
+
 CODE_TEXT = "您的验证码是：482913。请不要把验证码泄露给其他人。"
 SITE = "http://127.0.0.1:8000"
 
 
-def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

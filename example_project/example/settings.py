@@ -9,7 +9,8 @@ network. Each of these, when set, switches one thing to the real world:
 - ``HUYI_SMS_CALLBACK_TOKEN``: the secret the push URLs carry;
 - ``DATABASE_URL`` (needs dj-database-url) and ``REDIS_URL``;
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``;
-- ``DEMO_SITE_URL``: where this site runs, if not http://127.0.0.1:8000.
+- ``DEMO_SITE_URL``: where this site runs, if not http://127.0.0.1:8000, or ``DEMO_PORT``
+  (``make demo PORT=8123`` sets it) for http://127.0.0.1:<port>.
 """
 
 import os
@@ -144,8 +145,20 @@ STATIC_URL = "static/"
 
 # --- django-huyi-sms ---------------------------------------------------------
 
-# Where this site answers: with no account, the sandbox the app serves there (sms/sandbox/).
-DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+def demo_site_url() -> str:
+    """Where this site answers: DEMO_SITE_URL, else http://127.0.0.1:DEMO_PORT (8000 by default)."""
+    if os.environ.get("DEMO_SITE_URL", "").strip():
+        return os.environ["DEMO_SITE_URL"].strip().rstrip("/")
+    port = os.environ.get("DEMO_PORT", "").strip() or "8000"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ImproperlyConfigured(f"DEMO_PORT must be a port number, 1 to 65535, not {port!r}")
+    return f"http://127.0.0.1:{int(port)}"
+
+
+# Where this site answers: with no account, the sandbox the app serves there (sms/sandbox/),
+# and where the sandbox pushes receipts back to.
+DEMO_SITE_URL = demo_site_url()
 
 # No ihuyi account given: send to the sandbox gateway served by this same site.
 USE_SANDBOX = not os.environ.get("HUYI_SMS_ACCOUNT")
