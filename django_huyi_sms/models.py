@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -500,11 +500,45 @@ class OtpRecord(models.Model):
         The UPDATE only takes a live code (``WHERE status = 'active'``), so of two
         correct verifications at once exactly one succeeds, lock or no lock.
         """
-        if not OtpRecord.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
-            status=self.Status.USED, used_at=now
-        ):
-            raise InvalidCode()
+        connection, sql = _statement(
+            "use",
+            lambda q: f"UPDATE {q.table} SET {q.status} = %s, {q.used_at} = %s WHERE {q.id} = %s AND {q.status} = %s",
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.Status.USED, _datetime(now, connection), self.pk, self.Status.ACTIVE])
+            if not cursor.rowcount:
+                raise InvalidCode()
         self.status, self.used_at = self.Status.USED, now
+
+    @classmethod
+    def latest_and_live(cls, mobile: str, purpose: str, now: datetime) -> list[OtpRecord]:
+        """The number's latest code for ``purpose`` (failed sends left out, whatever its state) and its
+        codes that may be on the phone (live and unexpired at ``now``), newest first, locked until the
+        transaction ends: one SELECT.
+
+        The latest comes first: every other row is live, so not a failed send, so older. The
+        lock makes concurrent verifications take turns: the second reads the rows as the first
+        left them (a code used meanwhile is no longer live, and if it was the latest it is still
+        read, used, and refused). Taken newest first, as :meth:`replace_earlier` takes them.
+        """
+        from . import statements
+
+        def build(q: _Columns) -> str:
+            newest_first = f"{q.created_at} DESC, {q.id} DESC"
+            latest = (
+                f"SELECT {q.id} FROM {q.table} WHERE {q.mobile} = %s AND {q.purpose} = %s AND {q.status} <> %s "
+                f"ORDER BY {newest_first} {q.limit_one}"
+            )
+            sql = (
+                f"SELECT {statements.columns(cls, q.connection, q.table)} FROM {q.table} "
+                f"WHERE {q.mobile} = %s AND {q.purpose} = %s "
+                f"AND (({q.status} = %s AND {q.expires_at} > %s) OR {q.id} = ({latest})) ORDER BY {newest_first}"
+            )
+            return sql + (" FOR UPDATE" if q.connection.features.has_select_for_update else "")
+
+        connection, sql = _statement("latest_and_live", build)
+        params = [mobile, purpose, cls.Status.ACTIVE, _datetime(now, connection), mobile, purpose, cls.Status.FAILED]
+        return statements.select_rows(cls, sql, params)
 
     @classmethod
     def supersede_unmade(cls, mobile: str, purpose: str) -> bool:
@@ -520,8 +554,14 @@ class OtpRecord(models.Model):
         has nothing to do and is skipped. One SELECT; the UPDATE only when a
         code waits for a worker.
         """
-        rows = cls.objects.filter(mobile=mobile, purpose=purpose, status=cls.Status.ACTIVE)
-        live = list(rows.values_list("pk", "code_hash"))
+        connection, sql = _statement(
+            "live",
+            lambda q: f"SELECT {q.id}, {q.code_hash} FROM {q.table} WHERE {q.mobile} = %s AND {q.purpose} = %s "
+            f"AND {q.status} = %s",
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [mobile, purpose, cls.Status.ACTIVE])
+            live = cursor.fetchall()
         unmade = [pk for pk, code_hash in live if not code_hash]
         if unmade:
             cls.objects.filter(pk__in=unmade, status=cls.Status.ACTIVE, code_hash="").update(
@@ -613,6 +653,40 @@ class OtpRecord(models.Model):
 
 def _max_attempts() -> int:
     return huyi_settings.OTP["MAX_ATTEMPTS"]
+
+
+class _Columns:
+    """``OtpRecord``'s table and columns quoted for ``connection``: what its hand-written statements are made of."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.table = connection.ops.quote_name(OtpRecord._meta.db_table)
+        self.limit_one = connection.ops.limit_offset_sql(None, 1)
+
+    def __getattr__(self, name: str) -> str:
+        columns = {field.name: field.column for field in OtpRecord._meta.concrete_fields}
+        return str(self.connection.ops.quote_name(columns[name]))
+
+
+_statements: dict[tuple[str, str, str], str] = {}
+
+
+def _statement(name: str, build: Callable[[_Columns], str]) -> tuple[Any, str]:
+    """The write connection for ``OtpRecord`` and the SQL of the statement ``name``, made once per database.
+
+    The hot statements of a code are written out once: building them through the ORM cost more
+    than running them (measured on SQLite: 1.5 ms of a 2 ms verification).
+    """
+    connection = connections[router.db_for_write(OtpRecord)]
+    key = (name, connection.alias, connection.vendor)
+    sql = _statements.get(key)
+    if sql is None:
+        sql = _statements[key] = build(_Columns(connection))
+    return connection, sql
+
+
+def _datetime(value: datetime, connection: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 class OtpThrottle(models.Model):

@@ -50,12 +50,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import purposes, signals, site_limits, tasks
+from . import purposes, signals, site_limits, statements, tasks
 from .adapter import get_adapter
 from .backends import OutgoingSms
 from .client_address import client_ip
@@ -298,16 +297,25 @@ def _new_record(
     It replaces no earlier code that may be on the phone: :func:`_send` does that once it has left.
     """
     salt = secrets.token_hex(16)
-    return OtpRecord.objects.create(
-        mobile=mobile,
-        purpose=purpose,
-        channel=channel,
-        salt=salt,
-        code_hash=_hash(salt, mobile, purpose, code) if code else "",
-        expires_at=now + timedelta(seconds=huyi_settings.OTP["TTL"]),
-        ip=ip,
-        sms_log=log,
-    )
+    values = {
+        "mobile": mobile,
+        "purpose": purpose,
+        "channel": channel,
+        "code_hash": _hash(salt, mobile, purpose, code) if code else "",
+        "salt": salt,
+        "status": OtpRecord.Status.ACTIVE.value,
+        "attempts": 0,
+        # Now, under the number's lock, not when the request came: the number's codes are
+        # ordered by it, and a request that waited for the lock recorded its code later.
+        "created_at": timezone.now(),
+        "expires_at": now + timedelta(seconds=huyi_settings.OTP["TTL"]),
+        "used_at": None,
+        "ip": ip,
+        "sms_log_id": log.pk if log is not None else None,
+    }
+    record = statements.insert_row(values, model=OtpRecord)
+    record.sms_log = log  # known: reading it must not query
+    return record
 
 
 @private
@@ -436,7 +444,7 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     now = timezone.now()
     error: Exception | None = None
     with transaction.atomic():
-        records = _latest_and_live(mobile, purpose, now)
+        records = OtpRecord.latest_and_live(mobile, purpose, now)
         if not records:
             raise InvalidCode()
         latest = records[0]
@@ -499,35 +507,11 @@ def _latest_record(mobile: str, purpose: str) -> OtpRecord | None:
 
     Not locked: for the voice fallback, asked under the number's throttle lock.
     """
-    return _latest_records(mobile, purpose).first()
-
-
-def _latest_records(mobile: str, purpose: str) -> QuerySet[OtpRecord]:
-    """The number's codes for ``purpose``, failed sends left out, the latest first."""
     return (
         OtpRecord.objects.filter(mobile=mobile, purpose=purpose)
         .exclude(status=OtpRecord.Status.FAILED)
         .order_by("-created_at", "-id")
-    )
-
-
-def _latest_and_live(mobile: str, purpose: str, now: datetime) -> list[OtpRecord]:
-    """The number's latest code for ``purpose`` and its codes that may be on the phone, newest first, locked
-    until the transaction ends: one SELECT.
-
-    The latest (as :func:`_latest_record` finds it, whatever its state) comes first: every other
-    row is a live code, and so not a failed send, and so older. Usually one row; two while a new
-    code is on its way or after one that never arrived. The lock makes concurrent verifications
-    take turns: the second reads the rows as the first left them (a code used meanwhile is no
-    longer live, and if it was the latest it is still read, used, and refused). Taken newest
-    first, as ``OtpRecord.replace_earlier`` takes them.
-    """
-    latest = _latest_records(mobile, purpose).values("pk")[:1]
-    return list(
-        OtpRecord.objects.select_for_update()
-        .filter(mobile=mobile, purpose=purpose)
-        .filter(Q(status=OtpRecord.Status.ACTIVE, expires_at__gt=now) | Q(pk=Subquery(latest)))
-        .order_by("-created_at", "-id")
+        .first()
     )
 
 
