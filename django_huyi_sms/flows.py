@@ -84,8 +84,8 @@ def resend_in(mobile: str, purpose: str) -> int | None:
     For the pages, which count down on their "send code" button: after a code
     was sent, and again when the page comes back with a wrong code, so the wait
     is the server's, not the browser's memory. Asks the number's throttle the
-    question :func:`send_code` asks under its lock (``ResendTooSoon``), without
-    sending; a number with or without an account waits alike (both are counted).
+    question :func:`send_code` asks under its lock (``ResendTooSoon``, the wait
+    for this purpose), without sending; a number with or without an account waits alike (both are counted).
     ``ValueError`` for an unknown purpose.
     """
     if purpose not in purposes.ALL:
@@ -95,15 +95,9 @@ def resend_in(mobile: str, purpose: str) -> int | None:
     except HuyiApiError:
         return None
     throttle = OtpThrottle.objects.filter(mobile=mobile).first()
-    if throttle is None:
-        return None
-    try:
-        throttle.check_allowed(timezone.now())
-    except ResendTooSoon as error:
-        return error.retry_after
-    except OtpError:
-        return None  # another limit (the day's): its refusal says so when a code is asked for
-    return None
+    refusal = None if throttle is None else throttle.refusal(timezone.now(), purpose)
+    # Another limit (the day's) is not counted down: its refusal says so when a code is asked for.
+    return refusal.retry_after if isinstance(refusal, ResendTooSoon) else None
 
 
 @private

@@ -47,6 +47,8 @@ __all__ = [
     "prepare_message",
     "prepare_text",
     "send_sms",
+    "prepare_send",
+    "record_send",
     "enqueue_sms",
     "deliver",
     "send_queued",
@@ -210,10 +212,21 @@ def send_sms(
     unknown); the row records them either way, and the exception carries it as
     ``error.log``.
     """
-    message = _checked(mobile, content, template, variables, product)
-    log = _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
+    message = prepare_send(mobile, content, template, variables, product)
+    log = record_send(message, purpose=purpose, user=user, redact=redact)
     deliver(log, message, fail_silently=fail_silently)
     return log
+
+
+@private
+def record_send(message: OutgoingSms, *, purpose: str = "", user: Any = None, redact: Sequence[str] = ()) -> SmsLog:
+    """INSERT the row of a ``message`` (from :func:`prepare_message`) that this process sends at once.
+
+    With :func:`prepare_send`, the first half of :func:`send_sms`, for a caller that writes the row in a transaction of
+    its own (``otp.py`` records a code and its SMS together), then hands both to :func:`deliver`
+    once it has committed. ``redact`` as for ``send_sms``.
+    """
+    return _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
 
 
 @private
@@ -243,15 +256,17 @@ def enqueue_sms(
     """
     from . import tasks  # tasks.py calls back into this module: import at call time
 
-    message = _checked(mobile, content, template, variables, product)
+    message = prepare_send(mobile, content, template, variables, product)
     log = _new_row(message, purpose=purpose, user=user, dispatched=True)
     tasks.dispatch_on_commit([log.pk])
     return log
 
 
-def _checked(
+def prepare_send(
     mobile: str, content: str, template: Template | None, variables: Sequence[str | int], product: str
 ) -> OutgoingSms:
+    """:func:`prepare_message` for one number that may receive ``product``: what ``send_sms`` checks
+    before it writes anything, raising as it does."""
     message = prepare_message(mobile, content, template=template, variables=variables, product=product)
     if len(message.mobiles) != 1:
         raise error_for_code(ResultCode.MOBILE_INVALID, detail="send_sms() sends to exactly one number")
@@ -556,9 +571,9 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
     if log.templateid is not None:
         # Checked again as a new send: the template may have been rejected since.
-        message = _checked(log.mobile, "", log.templateid, log.variables, log.product)
+        message = prepare_send(log.mobile, "", log.templateid, log.variables, log.product)
     else:
-        message = _checked(log.mobile, log.content, None, (), log.product)
+        message = prepare_send(log.mobile, log.content, None, (), log.product)
     with transaction.atomic():
         # Lock the original so that two concurrent resends of it create one new row.
         original = SmsLog.objects.select_for_update().filter(pk=log.pk).first()
