@@ -7,12 +7,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin import ShowFacets, SimpleListFilter
+from django.contrib.admin import ShowFacets, SimpleListFilter, helpers
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.db.models import Field, ForeignObjectRel, Q, QuerySet
 from django.db.models.fields.related import RelatedField
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import escape
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
@@ -49,8 +55,21 @@ def shown_mobile(request: HttpRequest, mobile: str) -> str:
 
     A marketing row may hold several comma-separated numbers; each is masked.
     """
+    return mobile_shower(request)(mobile)
+
+
+def mobile_shower(request: HttpRequest) -> Callable[[str], str]:
+    """:func:`shown_mobile` for ``request``, its user's permission asked once: for a list or an export of many rows."""
     if can_see_full_mobile(request):
-        return mobile
+        return _whole
+    return _masked
+
+
+def _whole(mobile: str) -> str:
+    return mobile
+
+
+def _masked(mobile: str) -> str:
     return ",".join(mask_mobile(number) for number in str(mobile or "").split(","))
 
 
@@ -60,10 +79,11 @@ def mobile_column(request: HttpRequest, field: str = "mobile") -> Callable[[Any]
     Built per request because display functions are given only the row, and
     whether the number is masked depends on who is looking.
     """
+    shown = mobile_shower(request)
 
     @admin.display(description=_("mobile"))
     def mobile(obj: Any) -> str:
-        return shown_mobile(request, getattr(obj, field))
+        return shown(getattr(obj, field))
 
     return mobile
 
@@ -160,8 +180,32 @@ class MaskedMobileMixin(_ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
+class ScaleChangeList(ChangeList):
+    """Django's change list, its rows linked to their pages with one ``reverse()`` a page instead of one a row."""
+
+    _KEY = "0huyi0"  # stands for the row's key in the reversed address; quote() leaves it as it is
+
+    @cached_property
+    def _change_url(self) -> tuple[str, str]:
+        opts = self.opts
+        url = reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=(self._KEY,),
+            current_app=self.model_admin.admin_site.name,
+        )
+        before, _key, after = url.partition(self._KEY)
+        return before, after
+
+    def url_for_result(self, result: Any) -> str:
+        pk = getattr(result, self.pk_attname)
+        if type(pk) is not int:  # a key that quote() or the URL would escape: as Django does it
+            return super().url_for_result(result)
+        before, after = self._change_url
+        return f"{before}{pk}{after}"
+
+
 class ScaleAdminMixin(_ModelAdmin):
-    """A list that stays fast on a table of millions of rows.
+    """A list that stays fast on a table of millions of rows, and draws a page of them cheaply.
 
     * No ``COUNT(*)`` of the whole table: the paginator counts at most a few
       thousand rows (:class:`CappedCountPaginator`) and the "N total" link is off.
@@ -171,6 +215,9 @@ class ScaleAdminMixin(_ModelAdmin):
       (``UPPER(x) = UPPER(y)``), which no plain index serves. A ``mobile``
       field is searched for the term read as a number the way a send stores it
       (:func:`searched_mobile`); the other fields for the term itself.
+    * Each row is drawn without a template of its own: the action checkbox is Django's
+      markup written out (:meth:`action_checkbox`), the link to the row's page one
+      ``reverse()`` a page (:class:`ScaleChangeList`).
     """
 
     paginator = CappedCountPaginator
@@ -178,6 +225,24 @@ class ScaleAdminMixin(_ModelAdmin):
     show_facets = ShowFacets.NEVER
     exact_search_fields: tuple[str, ...] = ()
     list_per_page = 50
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ScaleChangeList
+
+    def action_checkbox(self, obj: Any) -> SafeString:
+        """The row's checkbox for the actions, as Django's ``CheckboxInput`` draws it, without rendering its template.
+
+        Django renders a form widget's template for each row (a fifth of a 100-row page).
+        """
+        label = escape(gettext("Select this object for an action - {}")).format(escape(self.row_label(obj)))
+        return SafeString(
+            f'<input type="checkbox" name="{helpers.ACTION_CHECKBOX_NAME}" value="{escape(obj.pk)}" '
+            f'class="action-select" aria-label="{label}">'
+        )
+
+    def row_label(self, obj: Any) -> str:
+        """How the checkbox names its row to a screen reader: its ``str()``, as Django's does."""
+        return str(obj)
 
     def get_sortable_by(self, request: HttpRequest) -> Any:
         # A column drawn by a function (a time in a zone) sorts as the field it shows, if that one may be sorted.

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import BulkSend, SmsLog
 from .base import OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin, shown_mobile
-from .display import STATUS_COLOURS, badge, china_time, excerpt, provider_result, receipt_result
+from .display import STATUS_COLOURS, china_time, excerpt, provider_result, receipt_result, status_badge
 
 #: Recipients shown on one page of a bulk send.
 RECIPIENTS_PER_PAGE = 100
@@ -146,7 +146,7 @@ def recipients_context(request: HttpRequest, bulk: BulkSend, site_name: str) -> 
             {
                 "log": log,
                 "mobile": shown_mobile(request, log.mobile),
-                "status": badge(log.status, log.get_status_display()),
+                "status": status_badge(log),
                 "url": reverse(f"{site_name}:huyi_sms_smslog_change", args=[log.pk]),
                 "result": provider_result(log),
                 "receipt": receipt_result(log),

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from .. import purposes
 from ..models import SmsLog
 from ..stats import time_to_delivery
-from .base import shown_mobile
+from .base import mobile_shower
 
 #: Rows fetched from the database at a time.
 CHUNK_SIZE = 2000
@@ -71,13 +71,14 @@ def rows(request: HttpRequest, queryset: QuerySet[SmsLog]) -> Iterator[list[str]
 
     A one-time code is already starred out of its row's content (``send_sms(redact=…)``).
     """
+    shown_mobile = mobile_shower(request)  # the permission asked once, not per row
     for log in queryset.order_by("-created_at", "-id").iterator(chunk_size=CHUNK_SIZE):
         delay = time_to_delivery(log)
         yield [
             str(log.pk),
             _local(log.created_at),
             log.product,
-            shown_mobile(request, log.mobile),
+            shown_mobile(log.mobile),
             log.status,
             log.smsid,
             str(log.parts),

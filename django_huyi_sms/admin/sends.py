@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -30,17 +30,17 @@ from .base import (
 )
 from .bulk import BulkSendFilter
 from .display import (
-    badge,
     china_time_column,
     excerpt,
     format_duration,
     in_site_zone,
     mark_column,
+    product_tag,
     provider_result,
     purpose,
     receipt_result,
-    short_product,
     site_time_column,
+    status_badge,
 )
 from .filters import PurposeListFilter
 from .pushes import duplicate, opt_out, reply_time, report_time
@@ -107,21 +107,17 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
     # -- the list ---------------------------------------------------------------------
 
     @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, obj: SmsLog) -> str:
-        return badge(obj.status, obj.get_status_display())
+    def status_badge(self, obj: SmsLog) -> SafeString:
+        return status_badge(obj)
 
     @admin.display(description=_("status"), ordering="status")
     def outcome(self, obj: SmsLog) -> SafeString:
         """The status badge, and under it in a line what explains it (the whole of it in the title)."""
         detail = self.outcome_detail(obj)
         if not detail:
-            return badge(obj.status, obj.get_status_display())
-        return format_html(
-            '{}<span class="huyi-outcome-detail" title="{}">{}</span>',
-            badge(obj.status, obj.get_status_display()),
-            detail,
-            detail,
-        )
+            return status_badge(obj)
+        detail = escape(detail)
+        return SafeString(f'{status_badge(obj)}<span class="huyi-outcome-detail" title="{detail}">{detail}</span>')
 
     @staticmethod
     def outcome_detail(obj: SmsLog) -> str:
@@ -138,16 +134,11 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
 
     @admin.display(description=_("product"), ordering="product")
     def product_label(self, obj: SmsLog) -> SafeString:
-        return format_html(
-            '<span class="huyi-product-{}" title="{}">{}</span>',
-            obj.product,
-            obj.get_product_display(),
-            short_product(obj.product),
-        )
+        return product_tag(obj)
 
     @admin.display(description=_("content"))
     def content_excerpt(self, obj: SmsLog) -> SafeString:
-        return format_html('<span class="huyi-excerpt">{}</span>', excerpt(obj.content))
+        return SafeString(f'<span class="huyi-excerpt">{escape(excerpt(obj.content))}</span>')
 
     @admin.display(description=_("time to delivery"))
     def delivery_time(self, obj: SmsLog) -> str:
@@ -224,8 +215,7 @@ class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadO
             ", ",
             '<a href="{}">#{}</a> {}',
             (
-                (reverse(f"{self.admin_site.name}:huyi_sms_smslog_change", args=[log.pk]), log.pk,
-                 badge(log.status, log.get_status_display()))
+                (reverse(f"{self.admin_site.name}:huyi_sms_smslog_change", args=[log.pk]), log.pk, status_badge(log))
                 for log in resends
             ),
         )

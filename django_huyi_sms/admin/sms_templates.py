@@ -16,7 +16,7 @@ from .. import sending
 from ..exceptions import HuyiError
 from ..models import Product, SmsTemplate
 from .base import OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin
-from .display import badge
+from .display import status_badge
 
 
 class SubmitTemplateForm(forms.Form):
@@ -42,7 +42,7 @@ class SmsTemplateAdmin(OwnFiltersOnlyMixin, ScaleAdminMixin, ReadOnlyAdminMixin,
 
     @admin.display(description=_("review status"), ordering="status")
     def status_badge(self, obj: SmsTemplate) -> str:
-        return badge(obj.status, obj.get_status_display())
+        return status_badge(obj)
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         # templateid is a number: a search for anything else finds nothing instead of erroring.
