@@ -166,3 +166,29 @@ def test_the_list_reads_in_the_language_of_each_request(admin_client):
             marketing = str(Product.MARKETING.label)
         assert f">{delivered}</span>" in page and f">{delivered}</span>" not in other
         assert f'title="{marketing}"' in page and f'title="{marketing}"' not in other
+
+
+def test_a_filtered_lists_rows_link_back_to_it_without_resolving_each_link(admin_client, monkeypatch, hundred_a_page):
+    from django.contrib.admin.templatetags import admin_urls
+
+    fill(len(STATUSES) * 100)
+    params = {"status__exact": "failed"}
+    resolved = []
+    resolve = admin_urls.resolve
+    monkeypatch.setattr(admin_urls, "resolve", lambda path: resolved.append(path) or resolve(path))
+    page = admin_client.get(reverse(URL), params)
+    cl = page.context["cl"]
+    assert len(cl.result_list) == 100 and {log.status for log in cl.result_list} == {"failed"}
+    assert len(resolved) <= 2, resolved  # once for the page's links, never for each row
+    content = page.content.decode()
+    for log in cl.result_list:
+        # As Django's result list writes the link: the list's filters carried to the row's page.
+        expected = admin_urls.add_preserved_filters(
+            {"preserved_filters": "_changelist_filters=status__exact%3Dfailed", "opts": SmsLog._meta},
+            reverse("admin:huyi_sms_smslog_change", args=[log.pk]),
+        )
+        assert cl.url_for_result(log) == expected
+        assert f'href="{expected.replace("&", "&amp;")}"' in content
+    # And the row's page leads back to the filtered list.
+    row = admin_client.get(cl.url_for_result(cl.result_list[0])).content.decode()
+    assert "status__exact=failed" in row.replace("%3D", "=")

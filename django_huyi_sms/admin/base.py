@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin import ShowFacets, SimpleListFilter, helpers
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.db.models import Field, ForeignObjectRel, Q, QuerySet
 from django.db.models.fields.related import RelatedField
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import escape
 from django.utils.safestring import SafeString
@@ -181,25 +181,33 @@ class MaskedMobileMixin(_ModelAdmin):
 
 
 class ScaleChangeList(ChangeList):
-    """Django's change list, its rows linked to their pages with one ``reverse()`` a page instead of one a row."""
+    """Django's change list, its rows linked to their pages with one ``reverse()`` a page instead of one a row.
+
+    A row's link also carries the list's filters (so that its page leads back to the same list):
+    Django's result list adds them to each link, resolving the link's address again for each
+    row; here they are added once a page, to the address every row's link is made from.
+    ``row_filters`` holds them; ``preserved_filters``, which only the row links read, is left empty.
+    """
 
     _KEY = "0huyi0"  # stands for the row's key in the reversed address; quote() leaves it as it is
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_filters, self.preserved_filters = self.preserved_filters, ""
+
     @cached_property
     def _change_url(self) -> tuple[str, str]:
-        opts = self.opts
-        url = reverse(
-            f"admin:{opts.app_label}_{opts.model_name}_change",
-            args=(self._KEY,),
-            current_app=self.model_admin.admin_site.name,
-        )
-        before, _key, after = url.partition(self._KEY)
+        stand_in = self.model(**{self.pk_attname: self._KEY})  # a row whose key is _KEY
+        before, _key, after = self._filtered(super().url_for_result(stand_in)).partition(self._KEY)
         return before, after
+
+    def _filtered(self, url: str) -> str:
+        return add_preserved_filters({"preserved_filters": self.row_filters, "opts": self.opts}, url)
 
     def url_for_result(self, result: Any) -> str:
         pk = getattr(result, self.pk_attname)
         if type(pk) is not int:  # a key that quote() or the URL would escape: as Django does it
-            return super().url_for_result(result)
+            return self._filtered(super().url_for_result(result))
         before, after = self._change_url
         return f"{before}{pk}{after}"
 
