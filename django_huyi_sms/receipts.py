@@ -4,23 +4,33 @@ The only module that writes ``StatusReceipt`` and ``UpstreamReply``
 rows and moves an ``SmsLog`` past ``submitted``. The push views parse and
 authenticate; they hand a small event object here.
 
-Two rules shape this module:
+Four rules shape this module:
 
 * **The status only moves forward.** Every transition is a conditional
-  ``UPDATE … WHERE status IN (…)``; the first final status wins, and a retried,
+  ``UPDATE … WHERE status = …``, the open status the send was seen in (a
+  compare-and-set, retried if another writer got there between the read and
+  the write); the first final status wins, and a retried,
   late or out-of-order receipt changes nothing and sends no second signal.
 * **Nothing is lost to the race between a fast receipt and our own send,
   and the send does not pay for it.** The provider may push a receipt before
   ``sending.py`` has stored the ``smsid`` it just got back. The receipt is
-  stored (committed) and looked for by smsid; when no send has it, every
-  ``queued`` send to that number (one of them may be waiting for this very
-  answer) is marked ``receipt_waiting`` in one UPDATE, and the send is looked
-  for again. The sender records its answer with an UPDATE that only matches an
-  unmarked row; on a marked one it records the answer anyway and then applies
-  the waiting receipts. The two UPDATEs touch the same row, so the database
-  orders them: if the sender's came first, the second look finds its smsid; if
-  the mark came first, the sender sees it. Matching is idempotent, so both
-  finding it is harmless, and a send never looks for receipts unless one waits.
+  stored, and when no send has its smsid, every ``queued`` send to that number
+  (one of them may be waiting for this very answer) is marked
+  ``receipt_waiting`` in the same transaction; once that commits, the send is
+  looked for again. The sender records its answer with an UPDATE that only
+  matches an unmarked row; on a marked one it records the answer anyway and
+  then applies the waiting receipts. The two UPDATEs touch the same row, so
+  the database orders them: if the sender's came first, the second look finds
+  its smsid; if the mark came first, the sender sees it (only once it is
+  committed, and the receipt with it). A send recorded inside its caller's
+  transaction cannot be marked (nobody else sees its row yet); it looks for
+  its receipts after its commit, so the second look must come after the
+  receipt's commit: one of the two then sees the other. Matching is
+  idempotent, so both finding it is harmless, and a send never looks for
+  receipts unless one waits.
+* **A receipt costs what its durable work costs.** The common case, a receipt
+  for a send we know, is two statements in one transaction
+  (:func:`apply_receipt` counts them and says why none can go).
 * **An unknown send is matched by number.** A send whose answer never came
   has no smsid; a receipt for the same number within ``UNKNOWN_MATCH_WINDOW``
   gives it one, but only when exactly one such send and exactly one such
@@ -34,9 +44,9 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from . import optouts, signals
@@ -44,6 +54,9 @@ from .conf import huyi_settings
 from .exceptions import ReceiptCode
 from .models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
 from .provider import mask_mobile
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 __all__ = [
     "ReceiptEvent",
@@ -102,35 +115,110 @@ def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
     """Store a receipt push and apply it to its send if that send is known.
 
     Returns the stored receipt (``receipt.log`` is ``None`` while its send is
-    not known yet). Sends ``sms_status_changed`` once per real transition.
+    not known yet). Sends ``sms_status_changed`` once per real transition,
+    after the commit. Raises ``DatabaseError`` if it cannot be stored (the push
+    view answers 503, and the provider pushes it again).
+
+    The statements it runs (BEGIN and COMMIT aside), and why none can go:
+
+    * **A receipt for a known, open send: 2, in one transaction.** The INSERT
+      keeps the raw push, labels it a duplicate if an original is stored
+      (``EXISTS`` on the unique key; ``ON CONFLICT DO NOTHING`` catches a copy
+      committed in between, and the INSERT is run again), links the send
+      found by smsid and number, and returns that send's status, all in one
+      statement. The UPDATE moves the status on only if it is still the one
+      read (compare-and-set: a writer in between makes it match nothing, and
+      the status is read again), and returns the row for the signal. The
+      raw push and the status it caused commit together, or not at all.
+    * **A duplicate, or a receipt for a send already final: 1.** The INSERT's
+      status says there is nothing to move.
+    * **An early receipt (no send has its smsid yet): 4.** The INSERT and the
+      mark on the number's queued sends commit together; then one look by
+      smsid and one for an unknown send to the number (two index lookups, on
+      two different indexes). The look must come after the commit: a send
+      recorded inside its caller's transaction looks for its receipts when
+      that commits, and must find this one if this look missed it.
     """
+    alias = router.db_for_write(StatusReceipt)
+    with transaction.atomic(using=alias):
+        receipt = _store(event, alias)
+        if receipt.log_id is None:
+            # A send to this number may have this smsid in hand and not recorded yet: mark it.
+            # In this transaction: its sender sees the mark only once the receipt is visible too.
+            SmsLog.objects.using(alias).filter(mobile=event.mobile, status=SmsLog.Status.QUEUED).update(
+                receipt_waiting=True
+            )
+            moved = None
+        else:
+            moved = _move(receipt, receipt.log_id, getattr(receipt, "send_status", None), alias)
+    if moved is not None:
+        receipt.log = moved[0]
+        _announce(receipt, *moved)
+    elif receipt.log_id is None:
+        log = _sent_with(event.smsid, event.mobile) or match_unknown(event.mobile)
+        if log is None:
+            logger.info("receipt for unknown smsid %s (%s) kept for later", event.smsid, mask_mobile(event.mobile))
+        else:
+            _match(receipt, log.pk, log.status)  # match_unknown may have linked it already: then a no-op
+            receipt.log_id = log.pk
+    return receipt
+
+
+def _store(event: ReceiptEvent, alias: str) -> StatusReceipt:
+    """INSERT the receipt; returns it with ``send_status``, the status of the send it is linked to (or ``None``)."""
+    connection = connections[alias]
+    sql = _insert_sql(connection)
     values = {
         "smsid": event.smsid,
         "mobile": event.mobile,
         "code": event.code,
         "msg": event.msg[:255],
         "report_time": event.report_time,
+        "received_at": timezone.now(),
         "raw": event.raw,
     }
-    try:
-        with transaction.atomic():
-            receipt = StatusReceipt.objects.create(**values, duplicate=False)
-    except IntegrityError:
-        # The same receipt is stored already: a provider retry, or an identical copy that came at
-        # the same moment (the unique key, not a look first, decides which one is the original).
-        receipt = StatusReceipt.objects.create(**values, duplicate=True)
-    # Committed; now look for the send (see the module docstring for why in this order).
-    log = _sent_with(event.smsid, event.mobile)
-    if log is None:
-        # A send to this number may have this smsid in hand and not recorded yet: mark it.
-        SmsLog.objects.filter(mobile=event.mobile, status=SmsLog.Status.QUEUED).update(receipt_waiting=True)
-        log = _sent_with(event.smsid, event.mobile) or match_unknown(event.mobile)
-    if log is not None:
-        _match(receipt.pk, log.pk)
-        receipt.refresh_from_db()
-    else:
-        logger.info("receipt for unknown smsid %s (%s) kept for later", event.smsid, mask_mobile(event.mobile))
-    return receipt
+    prepared = {name: _prepared(connection, StatusReceipt, name, value) for name, value in values.items()}
+    key = [prepared[name] for name in ("smsid", "mobile", "code", "report_time")]
+    params = [*prepared.values(), *key, False, event.smsid, event.mobile]
+    # At most a second time: nothing came in between, or an identical copy committed after this
+    # statement's snapshot, so that it did not see the original it collided with; now it does.
+    for _attempt in range(2):
+        rows = _written(StatusReceipt, alias, sql, params)
+        if rows:
+            return rows[0]
+    raise IntegrityError("the receipt collided twice with an original that is not there")
+
+
+def _move(receipt: StatusReceipt, log_pk: int, status: str | None, alias: str) -> tuple[SmsLog, str] | None:
+    """Move the send ``log_pk``, last seen in ``status``, to the receipt's final status while it is open.
+
+    Returns ``(log, old_status)`` for the signal, or ``None`` when it was final
+    already. A compare-and-set on the status seen: the status only moves
+    forward, so a writer in between is retried at most twice.
+    """
+    sql = _update_sql(connections[alias])
+    new_status = SmsLog.Status.DELIVERED if receipt.delivered else SmsLog.Status.UNDELIVERED
+    connection = connections[alias]
+    changes = [
+        new_status,
+        receipt.code,
+        receipt.msg,
+        _prepared(connection, SmsLog, "delivered_at", receipt.report_time),
+        _prepared(connection, SmsLog, "updated_at", timezone.now()),
+    ]
+    while status in _OPEN_STATUSES:
+        rows = _written(SmsLog, alias, sql, [*changes, log_pk, status], pk=log_pk)
+        if rows:
+            return rows[0], status
+        status = SmsLog.objects.using(alias).filter(pk=log_pk).values_list("status", flat=True).first()
+    return None
+
+
+def _announce(receipt: StatusReceipt, log: SmsLog, old_status: str) -> None:
+    logger.info("SMS %s to %s: %s → %s", log.pk, mask_mobile(log.mobile), old_status, log.status)
+    signals.sms_status_changed.send(
+        sender=SmsLog, log=log, old_status=old_status, new_status=log.status, receipt=receipt
+    )
 
 
 def _sent_with(smsid: str, mobile: str) -> SmsLog | None:
@@ -181,50 +269,114 @@ def match_pending_receipts(log: SmsLog) -> int:
     """
     if not log.smsid:
         return 0
-    pending = list(
-        StatusReceipt.objects.filter(smsid=log.smsid, mobile=log.mobile, log__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    matched = sum(1 for receipt_pk in pending if _match(receipt_pk, log.pk))
+    pending = StatusReceipt.objects.filter(smsid=log.smsid, mobile=log.mobile, log__isnull=True).order_by("pk")
+    matched = sum(1 for receipt in pending if _match(receipt, log.pk, log.status))
     if matched:
         log.refresh_from_db()
     return matched
 
 
-def _match(receipt_pk: int, log_pk: int) -> bool:
-    """Link one receipt to its log and move the log's status on if it is still open.
+def _match(receipt: StatusReceipt, log_pk: int, status: str) -> bool:
+    """Link a stored receipt to its send, seen in ``status``, and move the send on if it is still open.
 
     Idempotent: the link is a conditional UPDATE on ``log IS NULL``, so two
-    callers racing on the same receipt apply it once.
+    callers racing on the same receipt apply it once. Returns whether it linked.
     """
-    changed: tuple[SmsLog, str | None, StatusReceipt] | None = None
-    with transaction.atomic():
-        linked = StatusReceipt.objects.filter(pk=receipt_pk, log__isnull=True).update(log_id=log_pk)
-        if not linked:
+    alias = router.db_for_write(StatusReceipt)
+    with transaction.atomic(using=alias):
+        if not StatusReceipt.objects.using(alias).filter(pk=receipt.pk, log__isnull=True).update(log_id=log_pk):
             return False
-        receipt = StatusReceipt.objects.get(pk=receipt_pk)
-        new_status = SmsLog.Status.DELIVERED if receipt.delivered else SmsLog.Status.UNDELIVERED
-        # Lock the send's row: concurrent receipts for it queue here, and the
-        # first one to get the lock decides its final status.
-        old_status = SmsLog.objects.select_for_update().filter(pk=log_pk).values_list("status", flat=True).first()
-        moved = SmsLog.objects.filter(pk=log_pk, status__in=_OPEN_STATUSES).update(
-            status=new_status,
-            receipt_code=receipt.code,
-            receipt_msg=receipt.msg,
-            delivered_at=receipt.report_time,
-            updated_at=timezone.now(),
-        )
-        if moved:
-            log = SmsLog.objects.get(pk=log_pk)
-            changed = (log, old_status, receipt)
-    if changed is not None:
-        log, old_status, receipt = changed
-        logger.info("SMS %s to %s: %s → %s", log.pk, mask_mobile(log.mobile), old_status, log.status)
-        signals.sms_status_changed.send(
-            sender=SmsLog, log=log, old_status=old_status, new_status=log.status, receipt=receipt
-        )
+        moved = _move(receipt, log_pk, status, alias)
+    receipt.log_id = log_pk
+    if moved is not None:
+        receipt.log = moved[0]
+        _announce(receipt, *moved)
     return True
+
+
+# The receipt path's two statements, written once per database connection from the models' metadata
+# (quoted by the backend, so they follow the models). Raw because the ORM cannot say either: an INSERT
+# that reads while it writes and returns what it read, and an UPDATE that returns the row it wrote.
+_sql_cache: dict[tuple[str, str], str] = {}
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def _prepared(connection: BaseDatabaseWrapper, model: type[models.Model], name: str, value: Any) -> Any:
+    return _field(model, name).get_db_prep_save(value, connection)
+
+
+def _column(connection: BaseDatabaseWrapper, model: type[models.Model], name: str, *, qualified: bool = False) -> str:
+    quote = connection.ops.quote_name
+    column = quote(str(_field(model, name).column))
+    return f"{quote(model._meta.db_table)}.{column}" if qualified else column
+
+
+def _insert_sql(connection: BaseDatabaseWrapper) -> str:
+    key = ("insert", connection.alias)
+    if key not in _sql_cache:
+        quote = connection.ops.quote_name
+        table, log_table = quote(StatusReceipt._meta.db_table), quote(SmsLog._meta.db_table)
+
+        def receipt(name: str, qualified: bool = False) -> str:
+            return _column(connection, StatusReceipt, name, qualified=qualified)
+
+        def log(name: str, qualified: bool = False) -> str:
+            return _column(connection, SmsLog, name, qualified=qualified)
+
+        written = ("smsid", "mobile", "code", "msg", "report_time", "received_at", "raw", "duplicate", "log")
+        identity = " AND ".join(f"{receipt(name)} = %s" for name in ("smsid", "mobile", "code", "report_time"))
+        returned = ", ".join(receipt(field.name, True) for field in StatusReceipt._meta.concrete_fields)
+        _sql_cache[key] = (
+            f"INSERT INTO {table} ({', '.join(receipt(name) for name in written)}) VALUES ({', '.join(['%s'] * 7)}, "
+            f"EXISTS (SELECT 1 FROM {table} WHERE {identity} AND {receipt('duplicate')} = %s), "
+            f"(SELECT {log('id')} FROM {log_table} WHERE {log('smsid')} = %s AND {log('mobile')} = %s "
+            f"ORDER BY {log('id')} LIMIT 1)) "
+            f"ON CONFLICT DO NOTHING RETURNING {returned}, "
+            f"(SELECT {log('status')} FROM {log_table} WHERE {log('id', True)} = {receipt('log', True)}) AS send_status"
+        )
+    return _sql_cache[key]
+
+
+def _update_sql(connection: BaseDatabaseWrapper) -> str:
+    key = ("update", connection.alias)
+    if key not in _sql_cache:
+        changed = ("status", "receipt_code", "receipt_msg", "delivered_at", "updated_at")
+        assignments = ", ".join(f"{_column(connection, SmsLog, name)} = %s" for name in changed)
+        returned = ", ".join(_column(connection, SmsLog, field.name) for field in SmsLog._meta.concrete_fields)
+        _sql_cache[key] = (
+            f"UPDATE {connection.ops.quote_name(SmsLog._meta.db_table)} SET {assignments} "
+            f"WHERE {_column(connection, SmsLog, 'id')} = %s AND {_column(connection, SmsLog, 'status')} = %s "
+            f"RETURNING {returned}"
+        )
+    return _sql_cache[key]
+
+
+_M = TypeVar("_M", StatusReceipt, SmsLog)
+
+
+def _written(model: type[_M], alias: str, sql: str, params: list[Any], *, pk: int | None = None) -> list[_M]:
+    """Run an INSERT or UPDATE ending in ``RETURNING …`` and return the rows it wrote as instances.
+
+    SQLite before 3.35 has no RETURNING: the statement runs without it and the
+    row is read back (by ``pk``, or the inserted row's id). That read is exact:
+    SQLite lets one connection write at a time, and this one holds the lock
+    until its transaction ends.
+    """
+    manager = model._default_manager.db_manager(alias)
+    connection = connections[alias]
+    if connection.features.can_return_columns_from_insert:
+        return list(manager.raw(sql, params))
+    statement, returned = sql.split(" RETURNING ", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        if not cursor.rowcount:
+            return []
+        pk = cursor.lastrowid if pk is None else pk
+    table = connection.ops.quote_name(model._meta.db_table)
+    return list(manager.raw(f"SELECT {returned} FROM {table} WHERE {_column(connection, model, 'id')} = %s", [pk]))
 
 
 # -- upstream replies and opt-outs -------------------------------------------------------
