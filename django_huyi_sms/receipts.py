@@ -357,26 +357,74 @@ def _update_sql(connection: BaseDatabaseWrapper) -> str:
 _M = TypeVar("_M", StatusReceipt, SmsLog)
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """How to make instances of a model from the columns a statement returns: the fields' attnames
+    with each column's converters (as the ORM applies them), and the names of the other columns."""
+
+    attnames: list[str]
+    converters: list[tuple[int, list[Any], Any]]
+    extras: list[tuple[int, str]]
+
+
+_readers: dict[tuple[type[models.Model], str, tuple[str, ...]], _Reader] = {}
+
+
+def _reader(model: type[models.Model], connection: BaseDatabaseWrapper, names: tuple[str, ...]) -> _Reader:
+    key = (model, connection.alias, names)
+    if key not in _readers:
+        by_column = {field.column: field for field in model._meta.concrete_fields}
+        reader = _Reader([], [], [])
+        for index, name in enumerate(names):
+            field = by_column.get(name)
+            if field is None:
+                reader.extras.append((index, name))
+                continue
+            reader.attnames.append(field.attname)
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if converters:
+                reader.converters.append((index, converters, column))
+        _readers[key] = reader
+    return _readers[key]
+
+
 def _written(model: type[_M], alias: str, sql: str, params: list[Any], *, pk: int | None = None) -> list[_M]:
     """Run an INSERT or UPDATE ending in ``RETURNING …`` and return the rows it wrote as instances.
 
-    SQLite before 3.35 has no RETURNING: the statement runs without it and the
-    row is read back (by ``pk``, or the inserted row's id). That read is exact:
-    SQLite lets one connection write at a time, and this one holds the lock
-    until its transaction ends.
+    The values are converted as the ORM converts them (each field's
+    converters), without ``raw()``'s planning, which cost a third of a
+    millisecond a statement here. SQLite before 3.35 has no RETURNING: the
+    statement runs without it and the row is read back (by ``pk``, or the
+    inserted row's id). That read is exact: SQLite lets one connection write
+    at a time, and this one holds the lock until its transaction ends.
     """
-    manager = model._default_manager.db_manager(alias)
     connection = connections[alias]
-    if connection.features.can_return_columns_from_insert:
-        return list(manager.raw(sql, params))
-    statement, returned = sql.split(" RETURNING ", 1)
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        if not cursor.rowcount:
-            return []
-        pk = cursor.lastrowid if pk is None else pk
-    table = connection.ops.quote_name(model._meta.db_table)
-    return list(manager.raw(f"SELECT {returned} FROM {table} WHERE {_column(connection, model, 'id')} = %s", [pk]))
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(sql, params)
+        else:
+            statement, returned = sql.split(" RETURNING ", 1)
+            cursor.execute(statement, params)
+            if not cursor.rowcount:
+                return []
+            table, key = connection.ops.quote_name(model._meta.db_table), _column(connection, model, "id")
+            cursor.execute(f"SELECT {returned} FROM {table} WHERE {key} = %s", [cursor.lastrowid if pk is None else pk])
+        rows = cursor.fetchall()
+        reader = _reader(model, connection, tuple(column[0] for column in cursor.description or ()))
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, converters, column in reader.converters:
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
+        extras = {name: values[index] for index, name in reader.extras}
+        for index, _name in reversed(reader.extras):
+            del values[index]
+        instance = model.from_db(alias, reader.attnames, values)
+        instance.__dict__.update(extras)
+        instances.append(instance)
+    return instances
 
 
 # -- upstream replies and opt-outs -------------------------------------------------------
