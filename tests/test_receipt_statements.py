@@ -74,51 +74,75 @@ def push(client, smsid, **fields):
 
 
 def test_a_receipt_for_a_submitted_send_is_two_statements_in_one_transaction(client, cost):
+    """The UPDATE of the send's status by smsid, the INSERT of the raw push: the durable work, no more."""
     log = django_huyi_sms.send_sms("13800138000", TEXT)
     push(client, "warm-up")  # the first request of a process compiles the statements and loads the URLconf
     with cost() as spent, Catcher(signals.sms_status_changed) as changed:
         push(client, log.smsid)
-    assert spent.verbs() == ["INSERT", "UPDATE"], spent.statements
+    assert spent.verbs() == ["UPDATE", "INSERT"], spent.statements
     assert spent.in_transaction == [True, True] and spent.commits == 1
     assert SmsLog.objects.get(pk=log.pk).status == "delivered"
     [call] = changed.calls
-    # The signal's log is the row the UPDATE returned, read again by nobody.
+    # The signal's log is the row the UPDATE returned, every field of it, read again by nobody.
     assert (call["old_status"], call["new_status"], call["log"].status, call["log"].receipt_code) == (
         "submitted", "delivered", "delivered", "2")
+    assert (call["log"].content, call["log"].smsid, call["log"].created_at) == (log.content, log.smsid, log.created_at)
     assert call["receipt"].log_id == log.pk and call["receipt"].duplicate is False
 
 
-def test_a_duplicate_receipt_is_one_statement(client, cost):
+def test_with_nobody_listening_the_update_returns_only_the_key(client, cost):
+    log = django_huyi_sms.send_sms("13800138000", TEXT)
+    assert not signals.sms_status_changed.has_listeners(SmsLog)
+    with cost() as spent:
+        push(client, log.smsid)
+    assert spent.verbs() == ["UPDATE", "INSERT"]
+    assert spent.statements[0].endswith('RETURNING "id"'), spent.statements[0]
+    assert SmsLog.objects.get(pk=log.pk).status == "delivered"
+
+
+def test_a_duplicate_receipt_is_two_statements_and_changes_nothing(client, cost):
     log = django_huyi_sms.send_sms("13800138000", TEXT)
     push(client, log.smsid)
     with cost() as spent, Catcher(signals.sms_status_changed) as changed:
         push(client, log.smsid)
-    assert spent.verbs() == ["INSERT"], spent.statements
+    assert spent.verbs() == ["UPDATE", "INSERT"], spent.statements
     assert spent.commits == 1 and changed.calls == []
     assert list(StatusReceipt.objects.order_by("pk").values_list("duplicate", "log_id")) == [
         (False, log.pk), (True, log.pk)]
 
 
-def test_a_late_contradicting_receipt_is_one_statement_and_changes_nothing(client, cost):
+def test_a_late_contradicting_receipt_is_two_statements_and_changes_nothing(client, cost):
     log = django_huyi_sms.send_sms("13800138000", TEXT)
     push(client, log.smsid, code="0")
     with cost() as spent:
         push(client, log.smsid, report_time="2026-11-25 10:09:00")
-    assert spent.verbs() == ["INSERT"], spent.statements
+    assert spent.verbs() == ["UPDATE", "INSERT"], spent.statements
     log.refresh_from_db()
     assert (log.status, log.receipt_code) == ("undelivered", "0")
     assert StatusReceipt.objects.filter(log=log, duplicate=False).count() == 2
 
 
-def test_an_early_receipt_is_four_statements_and_the_sender_applies_it(client, cost):
+def test_a_receipt_for_an_unknown_send_that_learned_its_smsid_is_three_statements(client, cost):
+    """Not submitted, so the first UPDATE's guess misses; the INSERT reads its status, and a
+    compare-and-set on that status moves it."""
+    log = SmsLog.objects.create(mobile="13800138000", content=TEXT, status="unknown", smsid="321")
+    with cost() as spent, Catcher(signals.sms_status_changed) as changed:
+        push(client, "321")
+    assert spent.verbs() == ["UPDATE", "INSERT", "UPDATE"], spent.statements
+    assert spent.in_transaction == [True, True, True] and spent.commits == 1
+    assert [(c["old_status"], c["new_status"]) for c in changed.calls] == [("unknown", "delivered")]
+    assert StatusReceipt.objects.get().log_id == log.pk
+
+
+def test_an_early_receipt_is_five_statements_and_the_sender_applies_it(client, cost):
     """The send is in flight (queued, no smsid): the receipt is stored and the send marked in one
     transaction, then it is looked for by smsid and as an unknown send, after the commit."""
     log = SmsLog.objects.create(mobile="13800138000", content=TEXT)
     push(client, "warm-up", mobile="13900139000")
     with cost() as spent:
         push(client, "555")
-    assert spent.verbs() == ["INSERT", "UPDATE", "SELECT", "SELECT"], spent.statements
-    assert spent.in_transaction == [True, True, False, False] and spent.commits == 1
+    assert spent.verbs() == ["UPDATE", "INSERT", "UPDATE", "SELECT", "SELECT"], spent.statements
+    assert spent.in_transaction == [True, True, True, False, False] and spent.commits == 1
     assert SmsLog.objects.get(pk=log.pk).receipt_waiting
     assert StatusReceipt.objects.get(smsid="555").log_id is None
 
@@ -134,7 +158,8 @@ def test_an_early_receipt_is_four_statements_and_the_sender_applies_it(client, c
 
 
 def test_without_returning_the_written_rows_are_read_back(client, cost, monkeypatch):
-    """SQLite before 3.35 has no RETURNING: every path still works, with a read after each write."""
+    """SQLite before 3.35 has no RETURNING: every path still works, with a read after each write (and
+    no guess: which rows an UPDATE by smsid wrote could not be told)."""
     if connection.vendor != "sqlite":
         pytest.skip("only SQLite is ever without RETURNING")
     monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
