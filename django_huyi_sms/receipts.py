@@ -232,7 +232,7 @@ def _move(
     if another writer got in between (at most twice: the status only moves
     forward).
     """
-    new_status = SmsLog.Status.DELIVERED if receipt.delivered else SmsLog.Status.UNDELIVERED
+    new_status = (SmsLog.Status.DELIVERED if receipt.delivered else SmsLog.Status.UNDELIVERED).value
     changes = [
         new_status,
         receipt.code,
@@ -244,7 +244,7 @@ def _move(
     if log_pk is None:
         if not connection.features.can_return_columns_from_insert:
             return []
-        status = SmsLog.Status.SUBMITTED
+        status = SmsLog.Status.SUBMITTED.value
         where: list[Any] = [receipt.smsid, receipt.mobile, status]
         sql = _update_sql(connection, by_smsid=True, full=full)
     else:
@@ -362,7 +362,13 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     return cast("models.Field[Any, Any]", model._meta.get_field(name))
 
 
+# Values every driver takes as they are; the rest (datetimes, JSON, choices) go through their field.
+_PLAIN = (str, int, bool, type(None))
+
+
 def _prepared(connection: BaseDatabaseWrapper, model: type[models.Model], name: str, value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     return _field(model, name).get_db_prep_save(value, connection)
 
 
