@@ -68,6 +68,26 @@ def test_the_first_final_status_wins_in_either_order_with_copies_between(client,
 
 
 
+@pytest.mark.django_db
+def test_a_retry_that_overtakes_the_senders_matching_moves_the_send_once(client):
+    """The original came early and waits unlinked; the sender has recorded the smsid but not yet
+    applied it when the provider's retry arrives. The retry moves the send and is labelled a
+    duplicate (its INSERT collides with the original); the sender's matching then changes nothing."""
+    from django_huyi_sms.receipts import match_pending_receipts
+
+    log = SmsLog.objects.create(mobile="13800138000", content=TEXT, status="submitted", smsid="8080")
+    StatusReceipt.objects.create(smsid="8080", mobile="13800138000", code="2", msg="DELIVRD",
+                                 report_time=datetime(2026, 11, 25, 10, 0, 5, tzinfo=CHINA))
+    with Catcher(signals.sms_status_changed) as changed:
+        response = post_form(client, "receipt_push", receipt_fields("8080"))
+        assert response.content == b"success"
+        assert match_pending_receipts(log) == 1
+    assert [(c["old_status"], c["new_status"]) for c in changed.calls] == [("submitted", "delivered")]
+    assert list(StatusReceipt.objects.order_by("pk").values_list("duplicate", "log_id")) == [
+        (False, log.pk), (True, log.pk)]
+    assert SmsLog.objects.get(pk=log.pk).status == "delivered"
+
+
 @pytest.mark.parametrize("rounds", [25])
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_only")
