@@ -25,14 +25,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.harness import ROOT, drop_pg_database, setup_django
-from benchmarks.worker_bench import _peak_rss_mib, _start_workers
+from benchmarks.worker_bench import _peak_rss_mib, until_submitted
 
 NUMBERS = 10_000
 BATCH_SIZE = 100
@@ -158,22 +157,13 @@ def _send_with_workers(count: int, numbers: list[str], env: dict[str, str], queu
     from django_huyi_sms.models import SmsLog
 
     _clear(queue, broker)
-    workers = _start_workers(count, env, queue)
-    try:
+
+    def start() -> float:
         started = time.perf_counter()
         django_huyi_sms.send_bulk(numbers, CONTENT)  # its batches go to the workers on commit
-        call_seconds = time.perf_counter() - started
-        while SmsLog.objects.filter(status="submitted").count() < NUMBERS:
-            time.sleep(0.05)
-            if time.perf_counter() - started > 600:
-                raise RuntimeError("workers did not finish in 10 minutes")
-        elapsed = time.perf_counter() - started
-        rss = [_peak_rss_mib(worker.pid) for worker in workers]
-    finally:
-        for worker in workers:
-            os.killpg(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.wait(30)
+        return time.perf_counter() - started
+
+    elapsed, rss, call_seconds = until_submitted(count, env, queue, NUMBERS, start)
     return {
         "seconds": elapsed,
         "call_seconds": call_seconds,

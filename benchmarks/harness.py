@@ -62,8 +62,12 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup_django(database: str, huyi_sms: dict[str, Any], *, installed: tuple[str, ...] = ()) -> str | None:
-    """Configure and set up Django on ``database`` (one of DATABASES), migrated. Returns a PG name to drop."""
+def setup_django(
+    database: str, huyi_sms: dict[str, Any], *, installed: tuple[str, ...] = (), **extra: Any
+) -> str | None:
+    """Configure and set up Django on ``database`` (one of DATABASES), migrated. Returns a PG name to drop.
+
+    ``installed``: apps before ours; ``extra``: their settings (as ``PHONE_VERIFICATION=…``)."""
     import django
     from django.conf import settings
 
@@ -90,6 +94,7 @@ def setup_django(database: str, huyi_sms: dict[str, Any], *, installed: tuple[st
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         HUYI_SMS=huyi_sms,
         LOGGING_CONFIG=None,
+        **extra,
     )
     django.setup()
     from django.core.management import call_command

@@ -19,10 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.harness import ROOT, drop_pg_database, setup_django
 from benchmarks.send_bench import CONTENT, bare_loop
+
+T = TypeVar("T")
 
 MESSAGES = 10_000
 WORKER_COUNTS = (1, 2, 4)
@@ -73,6 +77,29 @@ def _start_workers(count: int, env: dict[str, str], queue: str) -> list[subproce
     return workers
 
 
+def until_submitted(count: int, env: dict[str, str], queue: str, expected: int, start: Callable[[], T]) -> tuple[float, list[float], T]:
+    """Start ``count`` workers, call ``start`` (it hands the work to the queue), wait until ``expected``
+    rows are submitted, stop the workers. Returns the seconds from ``start`` to the last row
+    submitted, each worker's peak RSS in MiB, and what ``start`` returned."""
+    from django_huyi_sms.models import SmsLog
+
+    workers = _start_workers(count, env, queue)
+    try:
+        started = time.perf_counter()
+        handed = start()
+        while SmsLog.objects.filter(status="submitted").count() < expected:
+            time.sleep(0.05)
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("workers did not finish in 10 minutes")
+        elapsed = time.perf_counter() - started
+        return elapsed, [_peak_rss_mib(worker.pid) for worker in workers], handed
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait(30)
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -107,21 +134,7 @@ def run(url: str, broker: str, queue: str, huyi_sms: dict) -> dict:
             SmsLog(mobile=f"138{n:08d}", content=CONTENT, dispatched_at=now) for n in range(MESSAGES)
         )
         pks = [row.pk for row in rows]
-        workers = _start_workers(count, env, queue)
-        try:
-            started = time.perf_counter()
-            tasks.dispatch(pks)
-            while SmsLog.objects.filter(status="submitted").count() < MESSAGES:
-                time.sleep(0.05)
-                if time.perf_counter() - started > 600:
-                    raise RuntimeError("workers did not finish in 10 minutes")
-            elapsed = time.perf_counter() - started
-            rss = [_peak_rss_mib(worker.pid) for worker in workers]
-        finally:
-            for worker in workers:
-                os.killpg(worker.pid, signal.SIGTERM)
-            for worker in workers:
-                worker.wait(30)
+        elapsed, rss, _ = until_submitted(count, env, queue, MESSAGES, lambda pks=pks: tasks.dispatch(pks))
         results[count] = {"throughput": MESSAGES / elapsed, "seconds": elapsed, "peak_rss_mib": rss}
     bare.append(bare_loop(url, 2000))
     return {"messages": MESSAGES, "bare_serial": statistics.median(bare), "bare_rounds": bare, "workers": results}

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
@@ -35,16 +35,31 @@ from .problems import describe
 __all__ = ["RequestCodeSerializer", "VerifyCodeSerializer", "OtpRequestView", "OtpVerifyView"]
 
 
+# The help texts describe the fields in the OpenAPI schema (openapi.py) and DRF's browsable API.
 class RequestCodeSerializer(serializers.Serializer):
-    mobile = serializers.CharField(max_length=32)
-    purpose = serializers.ChoiceField(choices=purposes.ALL, default=flows.LOGIN)
-    channel = serializers.ChoiceField(choices=otp.CHANNELS, default=otp.SMS)
+    mobile = serializers.CharField(
+        max_length=32, help_text=gettext_lazy("The mobile number as typed: +86 138-0013-8000 is 13800138000.")
+    )
+    purpose = serializers.ChoiceField(
+        choices=purposes.ALL, default=flows.LOGIN, help_text=gettext_lazy("What the code is for.")
+    )
+    channel = serializers.ChoiceField(
+        choices=otp.CHANNELS,
+        default=otp.SMS,
+        help_text=gettext_lazy("sms, or voice: a call that speaks the code, where the site offers one."),
+    )
 
 
 class VerifyCodeSerializer(RequestCodeSerializer):
     channel = None  # type: ignore[assignment]  # a code is checked the same whichever way it came
-    code = serializers.CharField(max_length=16)
-    new_password = serializers.CharField(required=False, write_only=True, trim_whitespace=False, max_length=4096)
+    code = serializers.CharField(max_length=16, help_text=gettext_lazy("The code the person received."))
+    new_password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text=gettext_lazy("For password_reset: the new password (Django's password validators apply)."),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["purpose"] == flows.PASSWORD_RESET:

@@ -1,7 +1,7 @@
 """Marketing in bulk: one text to many numbers, a batch of numbers per Submit, through the queue.
 
 The only module that writes ``BulkSend`` rows; the ``SmsLog`` rows of its
-recipients are written and recorded with ``sending.py``'s pieces, so a bulk
+recipients are recorded by ``outcomes.py`` as every send's are, so a bulk
 message lives exactly as any other (statuses, signals, receipts, resends).
 
 * **Checked before anything is written.** :func:`send_bulk` reads every number
@@ -39,7 +39,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import optouts, sending, statements, tasks, validation
+from . import optouts, outcomes, sending, statements, tasks, validation
 from .backends import OutgoingSms
 from .conf import huyi_settings
 from .exceptions import (
@@ -349,18 +349,18 @@ def send_batch(bulk_pk: int, batch: int) -> int:
         variables=tuple(rows[0].variables or ()),
     )
     try:
-        result = sending._send_one(message)
+        result = outcomes.send_one(message)
     except HuyiApiError as error:
         _record_failure(bulk, batch, rows, error)
         return len(rows)
     except Exception as bug:
         # It may have raised after the request left: every row is unknown, never sent again.
         for row in rows:
-            sending._record_unknown(row, f"{bug.__class__.__name__} in backend")
+            outcomes.record_unknown(row, f"{bug.__class__.__name__} in backend")
         logger.exception("bulk send %s, batch %s: the backend raised", bulk.pk, batch)
         return len(rows)
     for start in range(0, len(rows), RECORD_CHUNK):
-        sending._record_submitted_together([(row, result) for row in rows[start : start + RECORD_CHUNK]])
+        outcomes.record_submitted_together([(row, result) for row in rows[start : start + RECORD_CHUNK]])
     logger.info("bulk send %s, batch %s: %d numbers submitted, smsid %s", bulk.pk, batch, len(rows), result.smsid)
     return len(rows)
 
@@ -403,7 +403,7 @@ def _leave_out_opted_out(bulk: BulkSend, rows: list[SmsLog]) -> list[SmsLog]:
                 ResultCode.MOBILE_BLACKLISTED, "", detail="the number opted out of marketing messages"
             )
             error.log = row
-            sending._record_error(row, error)
+            outcomes.record_error(row, error)
     BulkSend.objects.filter(pk=bulk.pk).update(opted_out=F("opted_out") + len(opted))
     logger.info("bulk send %s: %d numbers opted out while queued; not sent", bulk.pk, len(opted))
     return [row for row in rows if row.mobile not in opted]
@@ -412,7 +412,7 @@ def _leave_out_opted_out(bulk: BulkSend, rows: list[SmsLog]) -> list[SmsLog]:
 def _record_failure(bulk: BulkSend, batch: int, rows: list[SmsLog], error: HuyiApiError) -> None:
     """The Submit did not go through: retry the batch if nothing was sent and retries allow, else record each row."""
     if isinstance(error, HuyiConnectionError):
-        delay = sending._retry_delay(rows[0], error)  # claimed together: every row has made as many attempts
+        delay = outcomes.retry_delay(rows[0], error)  # claimed together: every row has made as many attempts
         if delay is not None and _release(rows, delay, error):
             tasks.dispatch_batch(bulk.pk, batch, delay=delay)
             return
@@ -421,7 +421,7 @@ def _record_failure(bulk: BulkSend, batch: int, rows: list[SmsLog], error: HuyiA
         row_error = copy.copy(error)
         row_error.log = row
         # A blacklist code for several numbers does not say which one: nobody is put on the opt-out list for it.
-        sending._record_error(row, row_error, blacklist=len(rows) == 1)
+        outcomes.record_error(row, row_error, blacklist=len(rows) == 1)
 
 
 def _release(rows: list[SmsLog], delay: float, error: HuyiApiError) -> bool:
@@ -432,7 +432,7 @@ def _release(rows: list[SmsLog], delay: float, error: HuyiApiError) -> bool:
     ).update(
         claimed_at=None,
         dispatched_at=now + timedelta(seconds=delay),
-        provider_msg=sending._reason(error),
+        provider_msg=outcomes.reason(error),
         updated_at=now,
     )
     if released:

@@ -11,6 +11,7 @@ Nothing here raises, whatever the settings hold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     messages.extend(_check_authentication_backends())
     messages.extend(_check_voice_codes(huyi_settings))
     messages.extend(_check_unsubscribe_text(huyi_settings))
+    messages.extend(_check_sandbox_site(huyi_settings))
     return messages
 
 
@@ -89,6 +91,72 @@ def _check_push_token(huyi_settings: Any) -> list[checks.CheckMessage]:
             id="huyi_sms.W002",
         )
     ]
+
+
+def _check_sandbox_site(huyi_settings: Any) -> list[checks.CheckMessage]:
+    """``SANDBOX_SITE``: served where the app's URLs are, on a development site, with nothing it overrides.
+
+    Its value is conf.py's (E040); E042 (``check --deploy``) refuses it on a production site.
+    """
+    from django.conf import settings
+    from django.urls import NoReverseMatch, reverse
+
+    from .conf import DEFAULTS, sandbox_not_mounted
+
+    ok, site = _readable(lambda: huyi_settings.SANDBOX_SITE)
+    if not ok or not site:
+        return []
+    messages: list[checks.CheckMessage] = []
+    try:
+        reverse("huyi_sms:sandbox:index")
+    except NoReverseMatch:
+        problem = sandbox_not_mounted()
+        messages.append(checks.Error(problem.message, hint=problem.hint, id=problem.id))
+    if not settings.DEBUG:
+        messages.append(
+            checks.Warning(
+                f"HUYI_SMS['SANDBOX_SITE'] is set ({site}) while DEBUG is off: this site sends every message "
+                "to its own sandbox, with a made-up account and a public push token, and serves the sandbox's "
+                "pages to anyone who can reach it.",
+                hint=(
+                    "SANDBOX_SITE is for a development site: set DEBUG = True there, and set SANDBOX_SITE to "" "
+                    "(or remove it) anywhere else. check --deploy refuses it (huyi_sms.E042)."
+                ),
+                id="huyi_sms.W040",
+            )
+        )
+    unused = [name for name in ("ACCOUNT", "API_KEY") if _readable(partial(getattr, huyi_settings, name))[1]]
+    ok, api_url = _readable(lambda: huyi_settings.API_URL)
+    if ok and api_url and api_url != DEFAULTS["API_URL"]:
+        unused.append("API_URL")
+    ok, products = _readable(lambda: huyi_settings.PRODUCTS)
+    for product, overrides in (products or {}).items() if ok else ():
+        unused.extend(
+            f"PRODUCTS[{product!r}][{key!r}]" for key in ("ACCOUNT", "API_KEY", "API_URL") if overrides.get(key)
+        )
+    if unused:
+        messages.append(
+            checks.Warning(
+                f"HUYI_SMS['SANDBOX_SITE'] is set, so every product sends to the sandbox with the sandbox's account: "
+                f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used.",
+                hint="To send through ihuyi with that account, set SANDBOX_SITE to \"\". Otherwise remove them.",
+                id="huyi_sms.W041",
+            )
+        )
+    if not _sends_to_ihuyi(huyi_settings):
+        ok, backend = _readable(lambda: huyi_settings.BACKEND)
+        name = getattr(backend, "__qualname__", backend) if ok else "another backend"
+        messages.append(
+            checks.Warning(
+                f"HUYI_SMS['SANDBOX_SITE'] is set, but BACKEND is {name}, which does not send over HTTP: "
+                "messages do not reach the sandbox, and its phone pages stay empty.",
+                hint=(
+                    'Remove BACKEND: the default, "django_huyi_sms.backends.ihuyi.IhuyiBackend", sends to the sandbox.'
+                ),
+                id="huyi_sms.W042",
+            )
+        )
+    return messages
 
 
 def _check_queue_runner(huyi_settings: Any) -> list[checks.CheckMessage]:
@@ -151,7 +219,12 @@ def _check_unsubscribe_text(huyi_settings: Any) -> list[checks.CheckMessage]:
 
 
 def _check_authentication_backends() -> list[checks.CheckMessage]:
-    """Without SmsCodeBackend, a sign-in with a code authenticates once and is forgotten on the next request."""
+    """Without SmsCodeBackend, a sign-in with a code authenticates once and is forgotten on the next request.
+
+    Only for a site that signs people in with codes, which it says in its settings: a
+    send-only site includes the app's URLs for the pushes, and with them a sign-in page
+    it never links to, and should not hear of a backend it has no use for.
+    """
     from django.contrib.auth import get_backends
 
     from .auth import SmsCodeBackend
@@ -162,10 +235,13 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
         return []  # Django's own checks and the first request report a broken AUTHENTICATION_BACKENDS
     if any(isinstance(backend, SmsCodeBackend) for backend in backends):
         return []
+    reasons = _signs_in_with_codes()
+    if not reasons:
+        return []
     return [
         checks.Warning(
             "django_huyi_sms.auth.SmsCodeBackend is not in AUTHENTICATION_BACKENDS: sign-in with an SMS "
-            "code (sms/login/, api/otp/verify/) will not keep the user signed in.",
+            f"code (sms/login/, api/otp/verify/) will not keep the user signed in, and {' and '.join(reasons)}.",
             hint=(
                 'Add "django_huyi_sms.auth.SmsCodeBackend" to AUTHENTICATION_BACKENDS (after '
                 '"django.contrib.auth.backends.ModelBackend"). If the site does not sign people in with '
@@ -174,6 +250,44 @@ def _check_authentication_backends() -> list[checks.CheckMessage]:
             id="huyi_sms.W003",
         )
     ]
+
+
+def _signs_in_with_codes() -> list[str]:
+    """What in the settings says the site signs people in with codes (each as a clause of W003), if anything.
+
+    ``LOGIN_URL`` leading to the app's sign-in page (by name or by path, or to a
+    subclass of it), and ``OTP["CREATE_USER_ON_LOGIN"]``, which only code sign-in reads.
+    """
+    from django.conf import settings
+
+    from .conf import huyi_settings
+
+    reasons: list[str] = []
+    if _is_code_login_page(settings.LOGIN_URL):
+        reasons.append("LOGIN_URL leads to the code sign-in page")
+    ok, otp = _readable(lambda: huyi_settings.OTP)
+    if ok and otp.get("CREATE_USER_ON_LOGIN"):
+        reasons.append("OTP['CREATE_USER_ON_LOGIN'] is on")
+    return reasons
+
+
+def _is_code_login_page(login_url: Any) -> bool:
+    """Whether ``login_url`` (a URL name, a path, or a full URL on this site) is served by ``CodeLoginView``."""
+    from django.shortcuts import resolve_url
+    from django.urls import resolve
+
+    from .views import CodeLoginView
+
+    if not login_url:
+        return False
+    try:
+        parts = urlsplit(str(resolve_url(login_url)))
+        if parts.netloc:
+            return False  # another site's page
+        view = getattr(resolve(parts.path).func, "view_class", None)
+    except Exception:  # an unresolvable LOGIN_URL or a broken URLconf: Django reports those
+        return False
+    return isinstance(view, type) and issubclass(view, CodeLoginView)
 
 
 def _check_voice_codes(huyi_settings: Any) -> list[checks.CheckMessage]:
@@ -195,7 +309,8 @@ def _check_voice_codes(huyi_settings: Any) -> list[checks.CheckMessage]:
             )
         )
     listed_ok, listed = _readable(lambda: huyi_settings.PRODUCTS)
-    if _sends_to_ihuyi(huyi_settings) and listed_ok and "voice" not in listed:
+    # With SANDBOX_SITE every product sends on the sandbox's account, which serves voice too.
+    if _sends_to_ihuyi(huyi_settings) and listed_ok and "voice" not in listed and not _sandbox_site(huyi_settings):
         messages.append(
             checks.Warning(
                 "HUYI_SMS['OTP']['VOICE_FALLBACK_AFTER'] offers voice calls, but PRODUCTS has no \"voice\" entry: "
@@ -223,12 +338,40 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
 
     if settings.DEBUG or not _sends_to_ihuyi(huyi_settings):
         return []
-    configs = _used_products(huyi_settings)
+    configs = [] if _sandbox_site(huyi_settings) else _used_products(huyi_settings)  # E042 says it all
     return [
         *_check_endpoints(configs),
         *_check_sandbox_account(huyi_settings, configs),
         *_check_operations(huyi_settings, settings),
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_sandbox_site_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: ``SANDBOX_SITE`` never reaches production, whatever ``DEBUG`` says."""
+    from .conf import huyi_settings
+
+    site = _sandbox_site(huyi_settings)
+    if not site:
+        return []
+    return [
+        checks.Error(
+            f"HUYI_SMS['SANDBOX_SITE'] is set ({site}): the site sends every message to its own sandbox, which "
+            "reaches no phone, accepts pushes with a public development token unless CALLBACK_TOKEN is set, and "
+            "serves every number's messages and codes at sandbox/ to anyone.",
+            hint=(
+                "Remove SANDBOX_SITE from the production settings (or set it to \"\"), and set ACCOUNT and "
+                "API_KEY to the pair from the ihuyi console. Keep it in the development settings only."
+            ),
+            id="huyi_sms.E042",
+        )
+    ]
+
+
+def _sandbox_site(huyi_settings: Any) -> str:
+    """``SANDBOX_SITE``, or ``""`` when it is empty or has an error (reported by check_settings)."""
+    ok, site = _readable(lambda: huyi_settings.SANDBOX_SITE)
+    return site if ok and site else ""
 
 
 def _used_products(huyi_settings: Any) -> list[ProductConfig]:

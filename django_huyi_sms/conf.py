@@ -46,9 +46,9 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -68,6 +68,7 @@ __all__ = [
     "Problem",
     "ProductConfig",
     "SettingsError",
+    "SANDBOX_CALLBACK_TOKEN",
     "huyi_settings",
     "sandbox_setting_problem",
 ]
@@ -155,6 +156,10 @@ DEFAULTS: dict[str, Any] = {
     "ADAPTER": "django_huyi_sms.adapter.HuyiAdapter",
     "LOW_BALANCE_THRESHOLD": 100,
     "RETENTION_DAYS": 180,
+    # The address this development site answers on ("http://127.0.0.1:8000"): every product then
+    # sends to the sandbox the app serves there (sandbox/ under its URLs), with the sandbox's
+    # account, and the sandbox pushes back to the app's push URLs. "": off, sends go to ihuyi.
+    "SANDBOX_SITE": "",
     # The built-in sandbox gateway (django_huyi_sms.sandbox): what it accepts and where it pushes.
     # Each key is a field of SandboxConfig, upper-cased; the defaults and their meanings live there.
     "SANDBOX": SandboxConfig.setting_defaults(),
@@ -169,6 +174,16 @@ _IMPORT_STRINGS = ("BACKEND", "ADAPTER")
 # The keys a PRODUCTS entry may override; a product uses the top-level value of the others.
 _PRODUCT_KEYS = ("ACCOUNT", "API_KEY", "API_URL", "SIGN_MODE", "TIMEOUT")
 _DOCS_HINT = "See the settings reference in docs/settings.md."
+#: The push token a SANDBOX_SITE site uses when CALLBACK_TOKEN is empty. Public, so fit only for a
+#: site nobody else reaches: check --deploy refuses SANDBOX_SITE (huyi_sms.E042).
+SANDBOX_CALLBACK_TOKEN = "huyi-sandbox-development-token"
+# The push URL names under the app's namespace, by the SANDBOX key that points at each.
+_SANDBOX_PUSH_URLS = {"RECEIPT_URL": "receipt_push", "REPLY_URL": "reply_push", "TEMPLATE_URL": "template_push"}
+_SANDBOX_SITE_HINT = (
+    'The address this development site answers on: scheme, host and port, such as "http://127.0.0.1:8000", '
+    'or "" to send to ihuyi. See docs/sandbox.md.'
+)
+_NOT_MOUNTED_HINT = 'Add path("sms/", include("django_huyi_sms.urls")) to your urls.py. See docs/sandbox.md.'
 
 
 @dataclass(frozen=True)
@@ -344,6 +359,36 @@ def _url(value: Any) -> str:
     return value
 
 
+def _sandbox_site(value: Any) -> str:
+    """``scheme://host[:port]`` (a trailing ``/`` is dropped), or ``""`` (and ``None``) for off.
+
+    The app adds its own paths (the sandbox endpoints, the push URLs) after it, so a path, a query
+    or credentials in it would only produce addresses that answer nothing.
+    """
+    if value is None or value == "":
+        return ""
+    expected = 'an http:// or https:// address with no path, such as "http://127.0.0.1:8000", or ""'
+    if not isinstance(value, str):
+        raise _Bad(expected)
+    parts = urlsplit(value.strip())
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or out of range
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or value.strip().endswith(("?", "#"))
+    ):
+        raise _Bad(expected)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _choice(choices: Iterable[str]) -> Rule:
     choices = tuple(choices)
     expected = " or ".join(f'"{choice}"' for choice in choices)
@@ -468,6 +513,9 @@ _RULES: dict[str, _Spec] = {
     "ADAPTER": _Spec("huyi_sms.E001", _dotted_path),
     "LOW_BALANCE_THRESHOLD": _Spec("huyi_sms.E002", _whole()),
     "RETENTION_DAYS": _Spec("huyi_sms.E002", _whole(1)),
+    "SANDBOX_SITE": _Spec(
+        "huyi_sms.E040", _sandbox_site, _SANDBOX_SITE_HINT, "nothing is sent and no push is accepted until it is"
+    ),
 }
 
 _NESTED_RULES: dict[str, dict[str, _Spec]] = {
@@ -555,6 +603,8 @@ class _Checked:
     refused: set[tuple[str, ...]] = field(default_factory=set)
     #: Dotted paths imported so far (or the Problem importing them raised), by key.
     imported: dict[str, Any] = field(default_factory=dict)
+    #: The SANDBOX keys the site wrote (the others are defaults, which SANDBOX_SITE may replace).
+    sandbox_given: frozenset[str] = frozenset()
 
     def flag(self, problem: Problem, *reads: str) -> None:
         self.problems.append(problem)
@@ -648,6 +698,7 @@ def _check(user: Any, defaults: Mapping[str, Any], django_settings: Any) -> _Che
     for name, (spec, default) in _RATELIMIT_RULES.items():
         value = getattr(django_settings, name, None)
         values[name] = checked.apply(spec, default if value is None else value, (name,), prefix="")
+    _apply_sandbox_site(checked)
     _build_products(checked)
     _check_stale_after(checked)
     _check_code_template(checked)
@@ -661,6 +712,7 @@ def _check_nested(checked: _Checked, key: str, given: Any, default: Mapping[str,
         return dict(default)
     merged = {**default, **given}
     if key == "SANDBOX":
+        checked.sandbox_given = frozenset(str(name) for name in given)
         _check_sandbox(checked, merged)
         return merged
     checked.unknown_keys(given, default, where, key)
@@ -800,6 +852,27 @@ def _resolve_proxy_count(checked: _Checked, older_name_given: bool) -> None:
         )
 
 
+def _apply_sandbox_site(checked: _Checked) -> None:
+    """With ``SANDBOX_SITE``, an empty ``CALLBACK_TOKEN`` becomes :data:`SANDBOX_CALLBACK_TOKEN`, so that
+    the sandbox's pushes are accepted with nothing else set. A malformed one stops what it would change."""
+    values = checked.values
+    if "SANDBOX_SITE" in checked.blocked:
+        for read in ("CALLBACK_TOKEN", *(f"product:{name}" for name in PRODUCTS)):
+            checked.blocked.setdefault(read, checked.blocked["SANDBOX_SITE"])
+        return
+    if values.get("SANDBOX_SITE") and "CALLBACK_TOKEN" not in checked.blocked and not values.get("CALLBACK_TOKEN"):
+        values["CALLBACK_TOKEN"] = SANDBOX_CALLBACK_TOKEN
+
+
+def _sandbox_account(sandbox: Mapping[str, Any]) -> tuple[str, str]:
+    """The first APIID / APIKEY pair the sandbox accepts (its built-in one unless ``ACCOUNTS`` says otherwise)."""
+    try:
+        accounts = SandboxConfig.from_setting(sandbox).accounts
+    except SandboxConfigError:  # reported (huyi_sms.E016); the sandbox will not start anyway
+        accounts = SandboxConfig().accounts
+    return next(iter(accounts.items()))
+
+
 def _build_products(checked: _Checked) -> None:
     """One :class:`ProductConfig` per product that nothing stops: its overrides over the top-level values."""
     values = checked.values
@@ -812,9 +885,16 @@ def _build_products(checked: _Checked) -> None:
         if read in checked.blocked or "*" in checked.blocked:
             continue
         merged = {name: overrides.get(name, values[name]) for name in _PRODUCT_KEYS}
-        # The top-level API_URL is the sms product's; "" (or None) is the product's own endpoint.
-        given_url = merged["API_URL"] if product == "sms" or "API_URL" in overrides else ""
-        api_url = given_url or DEFAULT_API_URLS[product]
+        if values.get("SANDBOX_SITE"):
+            # SANDBOX_SITE wins over any account and endpoint (huyi_sms.W041 says they go unused). The
+            # endpoint is on the site's own URLs: product() reverses it when asked, as the settings
+            # are read before the URLconf is loaded.
+            merged["ACCOUNT"], merged["API_KEY"] = _sandbox_account(values.get("SANDBOX") or {})
+            api_url = ""
+        else:
+            # The top-level API_URL is the sms product's; "" (or None) is the product's own endpoint.
+            given_url = merged["API_URL"] if product == "sms" or "API_URL" in overrides else ""
+            api_url = given_url or DEFAULT_API_URLS[product]
         checked.products[product] = ProductConfig(
             product=product,
             account=merged["ACCOUNT"],
@@ -922,7 +1002,29 @@ class HuyiSettings:
         check_product(product, error=ImproperlyConfigured)
         checked = self._load()
         checked.raise_for(f"product:{product}")
-        return checked.products[product]
+        config = checked.products[product]
+        site = checked.values.get("SANDBOX_SITE")
+        if site:
+            return replace(config, api_url=site + _site_path(f"sandbox:{product}"))
+        return config
+
+    def sandbox_values(self) -> dict[str, Any]:
+        """``SANDBOX`` as the sandbox reads it: with ``SANDBOX_SITE``, the push URLs it leaves out point at
+        the app's push views on that site, carrying ``CALLBACK_TOKEN``.
+
+        Raises :class:`SettingsError` as reading ``SANDBOX`` does, or when the app's URLs are not in
+        the URLconf (``huyi_sms.E041``).
+        """
+        values = dict(self.SANDBOX)
+        checked = self._load()
+        checked.raise_for("SANDBOX_SITE")
+        site = checked.values.get("SANDBOX_SITE")
+        if site:
+            query = urlencode({"token": self.CALLBACK_TOKEN})
+            for key, name in _SANDBOX_PUSH_URLS.items():
+                if key not in checked.sandbox_given:
+                    values[key] = f"{site}{_site_path(name)}?{query}"
+        return values
 
     def configured_products(self) -> list[str]:
         """The products this site uses: ``sms`` and those listed in ``PRODUCTS``, with an APIID and APIKEY.
@@ -979,6 +1081,30 @@ class HuyiSettings:
 
 
 huyi_settings = HuyiSettings()
+
+
+def _site_path(name: str) -> str:
+    """The path of the app's URL ``name`` (under the ``huyi_sms`` namespace), reversed now.
+
+    Raises :class:`SettingsError` (``huyi_sms.E041``) when the URLconf does not include the app's URLs.
+    """
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse(f"huyi_sms:{name}")
+    except NoReverseMatch:
+        raise SettingsError(sandbox_not_mounted()) from None
+
+
+def sandbox_not_mounted() -> Problem:
+    """``huyi_sms.E041``: ``SANDBOX_SITE`` is set, but the app's URLs (which serve the sandbox) are not included."""
+    return Problem(
+        "huyi_sms.E041",
+        f"{SETTING_NAME}['SANDBOX_SITE'] is set, but the URLconf does not include django_huyi_sms.urls "
+        "(namespace huyi_sms), which serves the sandbox and the push URLs it pushes to: nothing can be sent.",
+        hint=_NOT_MOUNTED_HINT,
+        summary="SANDBOX_SITE is set but django_huyi_sms.urls is not included",
+    )
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

@@ -15,13 +15,14 @@ from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
+from django.utils import timezone
 
 from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
 from .conf import huyi_settings
-from .exceptions import InvalidCode, NotSignedIn, OtpError, VoiceNotOffered
-from .models import OtpRecord
+from .exceptions import HuyiApiError, InvalidCode, NotSignedIn, OtpError, ResendTooSoon, VoiceNotOffered
+from .models import OtpRecord, OtpThrottle
 from .privacy import private
 from .provider import mask_mobile
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
@@ -31,6 +32,7 @@ __all__ = [
     "PASSWORD_RESET",
     "VERIFY_PHONE",
     "send_code",
+    "resend_in",
     "voice_fallback_in",
     "authenticate_code",
     "sign_in",
@@ -73,6 +75,29 @@ def send_code(request: HttpRequest, mobile: str, purpose: str, channel: str = ot
     if purpose == VERIFY_PHONE:
         return otp.request_code(mobile, purpose=purpose, channel=channel, request=request)
     return otp.request_code_for_account(mobile, purpose=purpose, channel=channel, request=request)
+
+
+@private
+def resend_in(mobile: str, purpose: str) -> int | None:
+    """Seconds until ``mobile`` may be sent another ``purpose`` code (``None``: now, or a malformed number).
+
+    For the pages, which count down on their "send code" button: after a code
+    was sent, and again when the page comes back with a wrong code, so the wait
+    is the server's, not the browser's memory. Asks the number's throttle the
+    question :func:`send_code` asks under its lock (``ResendTooSoon``, the wait
+    for this purpose), without sending; a number with or without an account waits alike (both are counted).
+    ``ValueError`` for an unknown purpose.
+    """
+    if purpose not in purposes.ALL:
+        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(purposes.ALL)}")
+    try:
+        mobile = get_adapter().normalize_mobile(mobile)
+    except HuyiApiError:
+        return None
+    throttle = OtpThrottle.objects.filter(mobile=mobile).first()
+    refusal = None if throttle is None else throttle.refusal(timezone.now(), purpose)
+    # Another limit (the day's) is not counted down: its refusal says so when a code is asked for.
+    return refusal.retry_after if isinstance(refusal, ResendTooSoon) else None
 
 
 @private

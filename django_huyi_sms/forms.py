@@ -16,11 +16,12 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import flows, otp
 from .adapter import get_adapter
 from .conf import huyi_settings
-from .exceptions import HuyiError, HuyiRecipientError
+from .exceptions import HuyiError, HuyiRecipientError, ResendTooSoon
 from .privacy import private
 from .problems import describe
 
@@ -111,7 +112,15 @@ class _FlowForm(forms.Form):
     def add_problem(self, error: HuyiError, field: str | None = None) -> None:
         problem = describe(error)
         self.retry_after = problem.retry_after
-        self.add_error(field if field is not None else self.problem_field, problem.message)
+        message = problem.message
+        if isinstance(error, ResendTooSoon):
+            # "Too soon" says how soon: the form may be shown with no countdown (no JavaScript, a site's own template).
+            message = f"{message} " + ngettext(
+                "You can ask for another code in %(seconds)d second.",
+                "You can ask for another code in %(seconds)d seconds.",
+                error.retry_after,
+            ) % {"seconds": error.retry_after}
+        self.add_error(field if field is not None else self.problem_field, message)
 
 
 class RequestCodeForm(_FlowForm):

@@ -8,7 +8,15 @@ their verbs (``models.py``); here is the order of the steps and the transactions
   database leak does not reveal live codes. It is compared in constant time.
 * Limits are decided under a row lock on the number's ``OtpThrottle`` row, so
   twenty concurrent requests for one number send one SMS, not twenty. The
-  site-wide caps (``site_limits.py``) count in the same transaction.
+  resend interval runs per purpose (a sign-in code does not hold back a reset
+  code); the daily limit counts every purpose. The site-wide caps
+  (``site_limits.py``) count in the same transaction.
+* Few statements (``tests/test_otp_statements.py`` holds the budget): a
+  request is one transaction before the provider is called (the throttle's
+  one upsert that checks and counts, the number's live codes, the SMS row, the
+  record pointing at it) and the answer's UPDATE; a verification is one
+  locked SELECT and one UPDATE. The account for ``otp_verified`` is looked up
+  only when somebody listens to it.
 * A new code replaces the number's earlier one only once it has left
   (submitted, or unknown): a send that is refused or reaches nobody takes
   nothing away from the person. Until then both codes are live.
@@ -46,8 +54,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import purposes, signals, site_limits, tasks
+from . import purposes, signals, site_limits, statements, tasks
 from .adapter import get_adapter
+from .backends import OutgoingSms
 from .client_address import client_ip
 from .conf import huyi_settings
 from .exceptions import (
@@ -57,10 +66,11 @@ from .exceptions import (
     TooManyAttempts,
     VoiceTooSoon,
 )
-from .models import OtpRecord, OtpThrottle
+from .models import OtpRecord, OtpThrottle, SmsLog
 from .privacy import private
 from .provider import mask_mobile
-from .sending import send_sms
+from .sending import deliver as deliver_sms
+from .sending import prepare_send, record_send
 
 __all__ = [
     "SMS",
@@ -68,6 +78,7 @@ __all__ = [
     "CHANNELS",
     "request_code",
     "request_code_for_account",
+    "seconds_until_allowed",
     "send_code",
     "verify_code",
     "voice_fallback_in",
@@ -124,8 +135,9 @@ def request_code(
 
     Runs the adapter's ``pre_send_check`` first (a captcha), then the limits:
     raises :class:`ResendTooSoon` (with ``retry_after`` seconds) within
-    ``RESEND_INTERVAL`` of the number's last code, :class:`DailyLimitReached`
-    past ``DAILY_LIMIT`` codes today, SMS and voice together,
+    ``RESEND_INTERVAL`` of the number's last code for ``purpose``
+    (:func:`seconds_until_allowed` tells it without asking), :class:`DailyLimitReached`
+    past ``DAILY_LIMIT`` codes today, every purpose, SMS and voice together,
     :class:`SiteLimitReached` once the whole site has had ``SITE_HOURLY_LIMIT``
     codes this hour or ``SITE_DAILY_LIMIT`` today (``site_limits.py``). A voice
     code that follows a live SMS code for the purpose waits for its fallback
@@ -133,7 +145,9 @@ def request_code(
     :class:`VoiceTooSoon` before; ``ValueError`` for an unknown channel. A new
     code supersedes the number's earlier code for the same purpose once it has
     left; until then, and for good if its send fails, the earlier code still
-    works. Raises ``HuyiRecipientError`` for a malformed number and the send's
+    works. Raises ``HuyiRecipientError`` for a malformed number, the
+    provider's error for a message it would refuse (checked before anything
+    is written or counted), and the send's
     ``HuyiApiError`` when the provider refuses or nothing reached it (the
     attempt then does not count against the limits). A send whose outcome is
     unknown is not raised: the code may be on the phone, so it stays
@@ -196,12 +210,16 @@ def _issue(
     deliver: bool | None,
     conceal: bool,
 ) -> OtpRecord:
-    """Check and count the request, record a new code, and (if ``deliver``) send it.
+    """Check and count the request, record a new code and its SMS row, and (if ``deliver``) send it.
 
     ``deliver=None``: ask the adapter's ``can_receive_code`` (in the worker, when
     the queue runs in the background). With ``conceal``, a failed send is
     logged instead of raised, and still counts, and receipts do not hasten a
     voice fallback.
+
+    One transaction, committed before the provider is called: the throttle's
+    upsert (checks and counts), the site-wide count, the number's live codes,
+    the SMS row and the code's record, which points at the row from its INSERT.
     """
     purpose = _check_purpose(purpose)
     channel = _check_channel(channel)
@@ -211,20 +229,26 @@ def _issue(
     background = tasks.runs_in_background()
     # In the background the worker makes the code (send_code): none exists here.
     code = "" if background else _new_code()
+    # Checked before anything is written: a message the provider would refuse counts nothing.
+    message = _code_message(mobile, purpose, channel, code, conceal=conceal) if deliver and not background else None
     now = timezone.now()
     with site_limits.reporting_trips(), transaction.atomic():
-        throttle = OtpThrottle.locked(mobile)
-        # Under the number's lock: of two voice fallbacks asked for at once, the second finds
-        # the first's voice code the latest, and waits RESEND_INTERVAL after it.
-        fallback_wait = _voice_fallback_wait(mobile, purpose, now, receipts=not conceal) if channel == VOICE else None
-        if fallback_wait:
-            raise VoiceTooSoon(fallback_wait)
-        throttle.check_allowed(now, resend_interval=fallback_wait is None)
+        resend_interval = True
+        if channel == VOICE and huyi_settings.OTP["VOICE_FALLBACK_AFTER"] is not None:
+            # Under the number's lock: of two voice fallbacks asked for at once, the second finds
+            # the first's voice code the latest, and waits RESEND_INTERVAL after it.
+            OtpThrottle.lock(mobile)
+            fallback_wait = _voice_fallback_wait(mobile, purpose, now, receipts=not conceal)
+            if fallback_wait:
+                raise VoiceTooSoon(fallback_wait)
+            resend_interval = fallback_wait is None
+        throttle = OtpThrottle.take(mobile, purpose, now, resend_interval=resend_interval)
         # After the number's own limits (a number refused for those takes nothing from the
         # site), and for every number alike, whether or not it gets an SMS.
         site_counted = site_limits.count(now)
-        throttle.count(now)
-        record = _new_record(mobile, purpose, channel, code, now, _client_ip(request))
+        replaces = OtpRecord.supersede_unmade(mobile, purpose)
+        log = record_send(message, purpose=purpose, redact=[code]) if message is not None else None
+        record = _new_record(mobile, purpose, channel, code, now, _client_ip(request), log)
         if background:
             tasks.dispatch_code_on_commit(record.pk, check_account=deliver is None)
     if background:
@@ -232,92 +256,125 @@ def _issue(
     # The limits are committed before the HTTP call, so concurrent requests see them
     # at once and the lock is not held while the provider answers.
     try:
-        return _deliver(record, code, deliver=bool(deliver), conceal=conceal)
+        return _deliver(record, message, deliver=bool(deliver), replaces=replaces, conceal=conceal)
     except HuyiApiError:
         # Refused, or it reached nobody: it counts against neither the number nor the site.
-        throttle.give_back()
+        throttle.give_back(purpose)
         site_limits.give_back(site_counted)
         raise
 
 
-@private
-def _new_record(mobile: str, purpose: str, channel: str, code: str, now: datetime, ip: str | None) -> OtpRecord:
-    """Record a new code by its hash (none yet when ``code`` is empty: a worker makes it).
+def _code_message(mobile: str, purpose: str, channel: str, code: str, *, conceal: bool) -> OutgoingSms | None:
+    """The message that carries ``code``, checked as the provider would check it.
 
-    It replaces no earlier code that may be on the phone: :func:`_send` does
-    that once it has left. An earlier code no worker has made yet is dropped now.
+    Raises the provider's error for a message it would refuse (a template that is not
+    approved, say), before anything is written; with ``conceal`` that is logged instead,
+    and ``None`` returned: the code is recorded but never sent, as for a number the adapter
+    refuses, so that the answer does not tell that the number has an account.
     """
-    OtpRecord.supersede_unmade(mobile, purpose)
+    adapter = get_adapter()
+    templateid = huyi_settings.OTP["TEMPLATE_ID"]
+    try:
+        if channel == VOICE:
+            # The voice product's content is the digits it speaks (ihuyi-api.md): no text around them.
+            return prepare_send(mobile, code, None, (), "voice")
+        if templateid is None:
+            return prepare_send(mobile, adapter.code_message(code, purpose), None, (), "sms")
+        return prepare_send(mobile, "", templateid, adapter.code_variables(code, purpose), "sms")
+    except HuyiApiError as error:
+        if not conceal:
+            raise
+        logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
+        return None
+
+
+@private
+def _new_record(
+    mobile: str, purpose: str, channel: str, code: str, now: datetime, ip: str | None, log: SmsLog | None
+) -> OtpRecord:
+    """Record a new code by its hash (none yet when ``code`` is empty: a worker makes it), with its SMS row ``log``.
+
+    It replaces no earlier code that may be on the phone: :func:`_send` does that once it has left.
+    """
     salt = secrets.token_hex(16)
-    return OtpRecord.objects.create(
-        mobile=mobile,
-        purpose=purpose,
-        channel=channel,
-        salt=salt,
-        code_hash=_hash(salt, mobile, purpose, code) if code else "",
-        expires_at=now + timedelta(seconds=huyi_settings.OTP["TTL"]),
-        ip=ip,
-    )
-
-
-@private
-def _deliver(record: OtpRecord, code: str, *, deliver: bool, conceal: bool) -> OtpRecord:
-    """Send ``record``'s code, or with ``deliver`` false keep it unsent: a code nobody has.
-
-    An unsent code replaces the earlier one at once, as a sent one does when it
-    leaves, so that nothing after tells a number that gets no SMS from one that does.
-    """
-    if deliver:
-        return _send(record, code, conceal=conceal)
-    mobile, purpose = record.mobile, record.purpose
-    logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mask_mobile(mobile))
-    record.replace_earlier()
+    values = {
+        "mobile": mobile,
+        "purpose": purpose,
+        "channel": channel,
+        "code_hash": _hash(salt, mobile, purpose, code) if code else "",
+        "salt": salt,
+        "status": OtpRecord.Status.ACTIVE.value,
+        "attempts": 0,
+        # Now, under the number's lock, not when the request came: the number's codes are
+        # ordered by it, and a request that waited for the lock recorded its code later.
+        "created_at": timezone.now(),
+        "expires_at": now + timedelta(seconds=huyi_settings.OTP["TTL"]),
+        "used_at": None,
+        "ip": ip,
+        "sms_log_id": log.pk if log is not None else None,
+    }
+    record = statements.insert_row(values, model=OtpRecord)
+    record.sms_log = log  # known: reading it must not query
     return record
 
 
 @private
-def _send(record: OtpRecord, code: str, *, conceal: bool) -> OtpRecord:
-    """Send ``record``'s code; once it has left, it replaces the earlier one.
+def _deliver(
+    record: OtpRecord, message: OutgoingSms | None, *, deliver: bool, replaces: bool, conceal: bool
+) -> OtpRecord:
+    """Send ``record``'s ``message``, or with ``deliver`` false keep it unsent: a code nobody has.
+
+    An unsent code replaces the earlier one at once, as a sent one does when it
+    leaves, so that nothing after tells a number that gets no SMS from one that does.
+    ``replaces``: the number had live codes for the purpose when this one was
+    recorded (``OtpRecord.supersede_unmade``); without any, nothing is taken over.
+    """
+    if message is not None:
+        return _send(record, message, replaces=replaces, conceal=conceal)
+    if not deliver:
+        mobile, purpose = mask_mobile(record.mobile), record.purpose
+        logger.info("code for %s to %s recorded but not sent: the adapter refused it", purpose, mobile)
+        if replaces:
+            record.replace_earlier()
+    elif replaces:
+        record.replace_earlier_unsent()  # a message the provider would refuse, not told (_code_message)
+    return record
+
+
+@private
+def _send(record: OtpRecord, message: OutgoingSms, *, replaces: bool, conceal: bool) -> OtpRecord:
+    """Send ``record``'s code (its SMS row is ``record.sms_log``); once it has left, it replaces the earlier one.
 
     Left: submitted, or unknown (no answer came: it may be on the phone). A send
     that was refused or reached nobody replaces nothing, and the earlier code
     stays the one to type. Its error is raised and the record marked failed;
     with ``conceal`` it is logged instead, and the record stays live.
     """
-    adapter = get_adapter()
     mobile, purpose = record.mobile, record.purpose
+    assert record.sms_log is not None
     try:
-        # The row logs the message with the code starred out: a code is never stored in clear.
-        templateid = huyi_settings.OTP["TEMPLATE_ID"]
-        if record.channel == VOICE:
-            # The voice product's content is the digits it speaks (ihuyi-api.md): no text around them.
-            log = send_sms(mobile, code, product="voice", purpose=purpose, redact=[code])
-        elif templateid is None:
-            log = send_sms(mobile, adapter.code_message(code, purpose), purpose=purpose, redact=[code])
-        else:
-            variables = adapter.code_variables(code, purpose)
-            log = send_sms(mobile, template=templateid, variables=variables, purpose=purpose, redact=[code])
+        deliver_sms(record.sms_log, message)
     except HuyiApiError as error:
         if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
             logger.warning(
                 "code for %s to %s: outcome unknown (%s); it stays valid", purpose, mask_mobile(mobile), error
             )
-            record.link(error.log)
-            record.replace_earlier()
+            if replaces:
+                record.replace_earlier()
         elif conceal:
             # Reporting it would tell that the number has an account (a number without one
             # never reaches the provider). The record stays live, a code nobody has, and
             # replaces nothing: the answers that follow speak of it, as of a decoy.
             logger.warning("code for %s to %s not sent: %s", purpose, mask_mobile(mobile), error)
-            record.link(error.log)
-            record.replace_earlier_unsent()
+            if replaces:
+                record.replace_earlier_unsent()
         else:
-            record.fail(error.log)
+            record.fail(record.sms_log)
             raise
     else:
         logger.info("code for %s sent to %s", purpose, mask_mobile(mobile))
-        record.link(log)
-        record.replace_earlier()
+        if replaces:
+            record.replace_earlier()
     return record
 
 
@@ -326,25 +383,42 @@ def send_code(record_pk: int, *, check_account: bool = False) -> OtpRecord | Non
     """Make, record and send the code of a record :func:`request_code` committed: a queued code's task.
 
     Runs once per record however often the task is delivered: the code's hash
-    is stored by a conditional UPDATE first, and only the call that stored it
-    sends. A record superseded or killed while queued is not sent. With
-    ``check_account`` (sign-in, reset) a number the adapter's
-    ``can_receive_code`` refuses gets no SMS, its record a hash all the same.
-    The earlier code stays valid until this one has left; a refused send marks
-    the record ``failed`` and the request still counts (nobody can be told).
-    Returns the record, or ``None`` when there was nothing (left) to do.
+    is stored by a conditional UPDATE first (with the SMS row, in one
+    transaction), and only the call that stored it sends. A record superseded
+    or killed while queued is not sent. With ``check_account`` (sign-in, reset)
+    a number the adapter's ``can_receive_code`` refuses gets no SMS, its record
+    a hash all the same. The earlier code stays valid until this one has left;
+    a refused send marks the record ``failed`` and the request still counts
+    (nobody can be told). Returns the record, or ``None`` when there was
+    nothing (left) to do.
     """
     record = OtpRecord.objects.filter(pk=record_pk, code_hash="", status=OtpRecord.Status.ACTIVE).first()
     if record is None:
         return None
     code = _new_code()
-    if not record.claim(_hash(record.salt, record.mobile, record.purpose, code)):
-        return None  # another delivery of this task made it, or the record died meanwhile
+    code_hash = _hash(record.salt, record.mobile, record.purpose, code)
     if timezone.now() >= record.expires_at:
-        return record  # expired while queued: nobody needs it any more
+        # Expired while queued: nobody needs it any more. Made all the same, so it is never sent.
+        return record if record.claim(code_hash) else None
     deliver = not check_account or get_adapter().can_receive_code(record.mobile, record.purpose)
+    message = None
+    if deliver:
+        try:
+            message = _code_message(record.mobile, record.purpose, record.channel, code, conceal=check_account)
+        except HuyiApiError:
+            # Nobody is waiting for the exception: the code is made, and never left.
+            if record.claim(code_hash):
+                record.fail(None)
+                return record
+            return None
+    with transaction.atomic():
+        log = record_send(message, purpose=record.purpose, redact=[code]) if message is not None else None
+        if not record.claim(code_hash, log):
+            transaction.set_rollback(True)  # and with it the SMS row: another delivery sends
+            return None  # another delivery of this task made it, or the record died meanwhile
     try:
-        return _deliver(record, code, deliver=deliver, conceal=check_account)
+        # A worker's code may have been asked for while others were live: look, as replace_earlier does.
+        return _deliver(record, message, deliver=deliver, replaces=True, conceal=check_account)
     except HuyiApiError:
         return record  # marked failed by _send; nobody is waiting for the exception
 
@@ -370,11 +444,12 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     now = timezone.now()
     error: Exception | None = None
     with transaction.atomic():
-        latest = _latest_record(mobile, purpose)
-        if latest is None:
+        records = OtpRecord.latest_and_live(mobile, purpose, now)
+        if not records:
             raise InvalidCode()
+        latest = records[0]
         latest.check_try(now)
-        live = _live_records(mobile, purpose, now)
+        live = [each for each in records if each.status == OtpRecord.Status.ACTIVE and each.expires_at > now]
         # The latest code and the one before it (while the latest is on its way, or never
         # arrived): never more, so a guess has at most twice a single code's chance.
         record = _matching(live[:MAX_LIVE_CODES], code)
@@ -388,9 +463,11 @@ def verify_code(mobile: str, code: str, *, purpose: str = "login", user: Any = N
     # The wrong try is committed (not rolled back with the exception) before it is raised.
     if error is not None or record is None:
         raise error or InvalidCode()
-    if user is None or not getattr(user, "is_authenticated", False):
-        user = adapter.get_user_by_mobile(record.mobile)
-    signals.otp_verified.send(sender=OtpRecord, record=record, user=user)
+    # The account is looked up only for somebody who listens: a query per code otherwise.
+    if signals.otp_verified.has_listeners(OtpRecord):
+        if user is None or not getattr(user, "is_authenticated", False):
+            user = adapter.get_user_by_mobile(record.mobile)
+        signals.otp_verified.send(sender=OtpRecord, record=record, user=user)
     return record
 
 
@@ -428,29 +505,13 @@ def _voice_fallback_wait(mobile: str, purpose: str, now: datetime, *, receipts: 
 def _latest_record(mobile: str, purpose: str) -> OtpRecord | None:
     """The number's latest code for ``purpose``, leaving out failed sends: the one the person asked for last.
 
-    Whether it is used, dead or expired decides the answer before any code is
-    compared. Not locked: :func:`_live_records` locks what may change.
+    Not locked: for the voice fallback, asked under the number's throttle lock.
     """
     return (
         OtpRecord.objects.filter(mobile=mobile, purpose=purpose)
         .exclude(status=OtpRecord.Status.FAILED)
         .order_by("-created_at", "-id")
         .first()
-    )
-
-
-def _live_records(mobile: str, purpose: str, now: datetime) -> list[OtpRecord]:
-    """The number's codes for ``purpose`` that may be on the phone, newest first, locked until the transaction ends.
-
-    Usually one; two while a new code is on its way or after one that never
-    arrived. The lock makes concurrent verifications take turns, and a code
-    used meanwhile is no longer live when the next one reads. Taken newest
-    first, as ``OtpRecord.replace_earlier`` takes them.
-    """
-    return list(
-        OtpRecord.objects.select_for_update()
-        .filter(mobile=mobile, purpose=purpose, status=OtpRecord.Status.ACTIVE, expires_at__gt=now)
-        .order_by("-created_at", "-id")
     )
 
 
@@ -467,3 +528,30 @@ def _matching(records: list[OtpRecord], code: str) -> OtpRecord | None:
         if constant_time_compare(_hash(record.salt, record.mobile, record.purpose, code), record.code_hash):
             matched = matched or record
     return matched if code else None
+
+
+def seconds_until_allowed(mobile: str, purpose: str = "login") -> int:
+    """Seconds until ``mobile`` may be sent a code for ``purpose`` as far as its own limits go: 0 now.
+
+    The resend interval for the purpose (``RESEND_INTERVAL`` since its last
+    counted code for ``purpose``), or the daily limit (until midnight, once
+    ``DAILY_LIMIT`` codes of any purpose were counted today), whichever is
+    longer to wait: what :class:`ResendTooSoon` or :class:`DailyLimitReached`
+    would say as ``retry_after``. For the pages, to keep a countdown after a
+    wrong code; nothing is sent or counted, and it takes no lock, so a request
+    made at 0 can still be refused by another one made meanwhile, by the
+    site-wide cap or a voice fallback's own wait (:func:`voice_fallback_in`).
+    One SELECT; a malformed number answers 0 (a request would say what is
+    wrong with it). Raises ``ValueError`` for an empty or over-long purpose.
+    """
+    purpose = _check_purpose(purpose)
+    try:
+        mobile = get_adapter().normalize_mobile(mobile)
+    except HuyiApiError:
+        return 0
+    throttle = OtpThrottle.objects.filter(mobile=mobile).first()
+    if throttle is None:
+        return 0
+    now = timezone.now()
+    waits = [throttle.refusal(now, purpose), throttle.refusal(now, purpose, resend_interval=False)]
+    return max((refusal.retry_after for refusal in waits if refusal is not None), default=0)

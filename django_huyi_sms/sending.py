@@ -1,7 +1,8 @@
 """Sending: validate, record an ``SmsLog`` row, hand to the backend (now or through the queue), record, signal.
 
 This is the only module that writes ``SmsLog`` rows for sends and ``SmsTemplate``
-rows for template submissions. Views, forms, commands and admin actions call it.
+rows for template submissions; what the provider answered is recorded on them by
+``outcomes.py``, which ``bulk.py`` shares. Views, forms, commands and admin actions call it.
 
 Three promises shape it:
 
@@ -21,29 +22,24 @@ Three promises shape it:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import balance_alarm, optouts, receipts, signals, statements, template_variables, validation
-from .backends import BaseSmsBackend, OutgoingSms, get_backend
+from . import balance_alarm, optouts, outcomes, statements, template_variables, validation
+from .backends import OutgoingSms, get_backend
 from .conf import huyi_settings
 from .exceptions import (
-    BLACKLIST_CODES,
     HuyiApiError,
-    HuyiConfigurationError,
-    HuyiConnectionError,
-    HuyiTransportError,
     ResultCode,
     error_for_code,
 )
-from .models import OptOut, SmsLog, SmsTemplate
+from .models import SmsLog, SmsTemplate
 from .privacy import private
 from .provider import SubmitResult, check_product, mask_mobile
 
@@ -51,6 +47,8 @@ __all__ = [
     "prepare_message",
     "prepare_text",
     "send_sms",
+    "prepare_send",
+    "record_send",
     "enqueue_sms",
     "deliver",
     "send_queued",
@@ -72,9 +70,6 @@ Status = SmsLog.Status
 #: from 10 to 25). The price: a worker that dies mid-chunk leaves up to this many ``unknown``.
 CLAIM_CHUNK = 20
 
-# The statuses an answer from the provider may still be recorded on: a queued row, or one
-# marked unknown (by huyi_requeue, say) before the answer came: the answer is the truth.
-_ANSWERABLE = (Status.QUEUED, Status.UNKNOWN)
 
 
 #: What ``send_sms`` and friends take as a template: an ``SmsTemplate`` row, or a templateid.
@@ -217,10 +212,21 @@ def send_sms(
     unknown); the row records them either way, and the exception carries it as
     ``error.log``.
     """
-    message = _checked(mobile, content, template, variables, product)
-    log = _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
+    message = prepare_send(mobile, content, template, variables, product)
+    log = record_send(message, purpose=purpose, user=user, redact=redact)
     deliver(log, message, fail_silently=fail_silently)
     return log
+
+
+@private
+def record_send(message: OutgoingSms, *, purpose: str = "", user: Any = None, redact: Sequence[str] = ()) -> SmsLog:
+    """INSERT the row of a ``message`` (from :func:`prepare_message`) that this process sends at once.
+
+    With :func:`prepare_send`, the first half of :func:`send_sms`, for a caller that writes the row in a transaction of
+    its own (``otp.py`` records a code and its SMS together), then hands both to :func:`deliver`
+    once it has committed. ``redact`` as for ``send_sms``.
+    """
+    return _new_row(message, purpose=purpose, user=user, redact=redact, claimed=True)
 
 
 @private
@@ -250,15 +256,17 @@ def enqueue_sms(
     """
     from . import tasks  # tasks.py calls back into this module: import at call time
 
-    message = _checked(mobile, content, template, variables, product)
+    message = prepare_send(mobile, content, template, variables, product)
     log = _new_row(message, purpose=purpose, user=user, dispatched=True)
     tasks.dispatch_on_commit([log.pk])
     return log
 
 
-def _checked(
+def prepare_send(
     mobile: str, content: str, template: Template | None, variables: Sequence[str | int], product: str
 ) -> OutgoingSms:
+    """:func:`prepare_message` for one number that may receive ``product``: what ``send_sms`` checks
+    before it writes anything, raising as it does."""
     message = prepare_message(mobile, content, template=template, variables=variables, product=product)
     if len(message.mobiles) != 1:
         raise error_for_code(ResultCode.MOBILE_INVALID, detail="send_sms() sends to exactly one number")
@@ -328,142 +336,26 @@ def deliver(log: SmsLog, message: OutgoingSms, *, fail_silently: bool = False) -
     """
     error = _attempt(log, message)
     if error is not None:
-        _record_error(log, error)
+        outcomes.record_error(log, error)
         if not fail_silently:
             raise error
     return log
 
 
-def _send_one(message: OutgoingSms, backend: BaseSmsBackend | None = None) -> SubmitResult:
-    """``backend.send(message)``, with settings ``manage.py check`` reports as wrong raised as what they
-    are: a ``HuyiConfigurationError`` found before anything left (failed, not unknown)."""
-    try:
-        return (backend or get_backend()).send(message)
-    except ImproperlyConfigured as error:
-        raise HuyiConfigurationError(None, detail=str(error)) from error
-
-
 def _attempt(log: SmsLog, message: OutgoingSms) -> HuyiApiError | None:
     """Send ``message``; record an acceptance, return a failure for the caller to record or retry."""
     try:
-        result = _send_one(message)
+        result = outcomes.send_one(message)
     except HuyiApiError as error:
         error.log = log
         return error
     except Exception as error:
         # A bug in a backend: it may have raised after the request left, so the row cannot
         # be called failed. Record it as unknown, then let the bug be seen.
-        _record_unknown(log, f"{error.__class__.__name__} in backend")
+        outcomes.record_unknown(log, f"{error.__class__.__name__} in backend")
         raise
-    _record_submitted(log, result)
+    outcomes.record_submitted(log, result)
     return None
-
-
-def _record_error(log: SmsLog, error: HuyiApiError, *, blacklist: bool = True) -> None:
-    """Record ``error`` on ``log``: unknown if it may have been sent, failed otherwise.
-
-    ``blacklist=False``: a blacklist code does not put ``log``'s number on the opt-out
-    list, because the refusal was of a request with several numbers (bulk.py) and
-    does not say which one the provider meant.
-    """
-    if isinstance(error, HuyiTransportError) and error.may_have_been_sent:
-        _record_unknown(log, _reason(error))
-    else:
-        _record_failure(log, error, blacklist=blacklist)
-
-
-def _reason(error: HuyiApiError) -> str:
-    """What the row says of a failure: the provider's text for a refusal, what went wrong otherwise."""
-    if isinstance(error, HuyiTransportError):
-        text = error.detail or str(error)
-    else:
-        text = error.msg or error.detail or str(error)
-    return validation.printable(text)[:255]
-
-
-def _write(log: SmsLog, changes: dict[str, Any], *, statuses: Iterable[str] = _ANSWERABLE) -> tuple[bool, bool]:
-    """Record ``changes`` on ``log`` if its status is one of ``statuses``; mirror them on the instance.
-
-    Returns ``(written, receipt_waiting)``. The hot path is one conditional
-    UPDATE that matches only a row no receipt is waiting for; a waiting receipt
-    (rare: it came before this answer was recorded) takes a second UPDATE,
-    and the caller then applies it.
-    """
-    statuses = tuple(statuses)
-    if statements.update_row(log.pk, changes, statuses=statuses, receipt_waiting=False):
-        waiting = False
-    elif statements.update_row(log.pk, {**changes, "receipt_waiting": False}, statuses=statuses, receipt_waiting=None):
-        waiting = True
-    else:
-        log.refresh_from_db()  # another writer got there first; it stays as they left it
-        return False, False
-    for field, value in changes.items():
-        setattr(log, field, value)
-    log.receipt_waiting = False
-    return True, waiting
-
-
-def _record_submitted(log: SmsLog, result: SubmitResult) -> None:
-    now = timezone.now()
-    changes = {
-        "status": Status.SUBMITTED,
-        "smsid": result.smsid,
-        "provider_code": result.code,
-        "provider_msg": result.msg[:255],
-        "submitted_at": now,
-        "updated_at": now,
-    }
-    written, waiting = _write(log, changes)
-    logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
-    if not written:
-        return
-    # sms_sent first: a receipt that came early must not announce delivery of a send
-    # not yet announced as sent. The matching runs even if a receiver raises.
-    try:
-        signals.sms_sent.send(sender=SmsLog, log=log)
-    finally:
-        if waiting:
-            receipts.match_pending_receipts(log)
-        elif transaction.get_connection().in_atomic_block:
-            # Inside the caller's transaction the row itself may not be visible to others yet,
-            # so a receipt could neither find nor mark it: look once it is committed.
-            transaction.on_commit(lambda: receipts.match_pending_receipts(log))
-
-
-def _record_failure(log: SmsLog, error: HuyiApiError, *, blacklist: bool = True) -> None:
-    now = timezone.now()
-    changes = {
-        "status": Status.FAILED,
-        "provider_code": error.code,
-        "provider_msg": _reason(error),
-        "updated_at": now,
-    }
-    written, _waiting = _write(log, changes)  # a failed send has no receipt: one waiting is another's
-    if blacklist and error.code in BLACKLIST_CODES:
-        optouts.opt_out(log.mobile, OptOut.Reason.BLACKLISTED)
-    logger.warning("SMS %s to %s failed: %s", log.pk, mask_mobile(log.mobile), error)
-    if written:
-        signals.sms_failed.send(sender=SmsLog, log=log, error=error)
-
-
-def _record_unknown(log: SmsLog, reason: str, *, statuses: Iterable[str] = (Status.QUEUED,)) -> bool:
-    """Mark ``log`` unknown: the request may have reached the provider. Sends ``sms_status_changed``."""
-    old_status = log.status
-    changes = {"status": Status.UNKNOWN, "provider_msg": reason[:255], "updated_at": timezone.now()}
-    written, waiting = _write(log, changes, statuses=statuses)
-    logger.warning(
-        "SMS %s to %s: outcome unknown (%s); it will not be sent again", log.pk, mask_mobile(log.mobile), reason
-    )
-    if not written:
-        return False
-    try:
-        signals.sms_status_changed.send(
-            sender=SmsLog, log=log, old_status=old_status, new_status=Status.UNKNOWN, receipt=None
-        )
-    finally:
-        if waiting:
-            receipts.match_unknown(log.mobile)
-    return True
 
 
 # -- the queue's side: what a worker runs ----------------------------------------------------------
@@ -497,22 +389,22 @@ def send_queued(pks: Sequence[int]) -> int:
             attempted += 1
             message = _stored_message(log)
             try:
-                accepted.append((log, _send_one(message, backend)))
+                accepted.append((log, outcomes.send_one(message, backend)))
                 continue
             except HuyiApiError as caught:
                 error = caught
                 error.log = log
             except Exception as bug:
                 # It may have raised after the request left; the rest of the batch still goes out.
-                _record_unknown(log, f"{bug.__class__.__name__} in backend")
+                outcomes.record_unknown(log, f"{bug.__class__.__name__} in backend")
                 logger.exception("SMS %s: the backend raised", log.pk)
                 continue
-            delay = _retry_delay(log, error)
-            if delay is not None and _release(log, delay, error):
+            delay = outcomes.retry_delay(log, error)
+            if delay is not None and outcomes.release(log, delay, error):
                 retries.append((log.pk, delay))
             else:
-                _record_error(log, error)
-        _record_submitted_together(accepted)
+                outcomes.record_error(log, error)
+        outcomes.record_submitted_together(accepted)
     for pk, delay in retries:
         tasks.dispatch([pk], delay=delay)
     return attempted
@@ -528,32 +420,6 @@ def _stored_message(log: SmsLog) -> OutgoingSms:
         templateid=log.templateid,
         variables=tuple(log.variables or ()),
     )
-
-
-def _record_submitted_together(accepted: list[tuple[SmsLog, SubmitResult]]) -> None:
-    """Record a worker chunk's acceptances in one UPDATE (one commit for the chunk, not one a row).
-
-    Rows the UPDATE did not take (a receipt waits for them, someone else moved
-    them) are recorded one by one, which applies waiting receipts.
-    """
-    if not accepted:
-        return
-    now = timezone.now()
-    rows = [(log.pk, result.smsid, result.msg[:255]) for log, result in accepted]
-    written = statements.update_submitted(rows, code=ResultCode.ACCEPTED, now=now, statuses=_ANSWERABLE)
-    taken = {log.pk for log, _result in accepted}
-    if written != len(accepted):
-        stored = dict(SmsLog.objects.filter(pk__in=taken).values_list("pk", "smsid"))
-        taken = {log.pk for log, result in accepted if stored.get(log.pk) == result.smsid}
-    for log, result in accepted:
-        if log.pk not in taken:
-            _record_submitted(log, result)
-            continue
-        log.status, log.smsid = Status.SUBMITTED, result.smsid
-        log.provider_code, log.provider_msg = ResultCode.ACCEPTED, result.msg[:255]
-        log.submitted_at = log.updated_at = now
-        logger.info("SMS %s to %s submitted, smsid %s", log.pk, mask_mobile(log.mobile), result.smsid)
-        signals.sms_sent.send(sender=SmsLog, log=log)
 
 
 def _claim(pks: Sequence[int]) -> list[SmsLog]:
@@ -577,33 +443,6 @@ def _claim(pks: Sequence[int]) -> list[SmsLog]:
     for row in rows:
         row.claimed_at, row.attempts, row.updated_at = now, row.attempts + 1, now
     return rows
-
-
-def _retry_delay(log: SmsLog, error: HuyiApiError) -> float | None:
-    """Seconds until ``log`` is tried again, or None when it is not retried (only where nothing was sent)."""
-    from . import tasks
-
-    if not isinstance(error, HuyiConnectionError):
-        return None
-    if log.attempts > huyi_settings.QUEUE["RETRIES"] or not tasks.can_defer():
-        return None
-    return tasks.retry_delay(log.attempts)
-
-
-def _release(log: SmsLog, delay: float, error: HuyiApiError) -> bool:
-    """Give a claimed row back to the queue, due in ``delay`` seconds (nothing of it was sent)."""
-    now = timezone.now()
-    released = SmsLog.objects.filter(pk=log.pk, status=Status.QUEUED, claimed_at=log.claimed_at).update(
-        claimed_at=None,
-        dispatched_at=now + timedelta(seconds=delay),
-        provider_msg=_reason(error),
-        updated_at=now,
-    )
-    if released:
-        logger.info(
-            "SMS %s to %s not sent (%s); retry %d in %.0fs", log.pk, mask_mobile(log.mobile), error, log.attempts, delay
-        )
-    return bool(released)
 
 
 @dataclass(frozen=True)
@@ -654,7 +493,7 @@ def requeue(*, older_than: float | None = None, limit: int | None = None) -> Req
         if not rows:
             break
         for row in in_flight:
-            if _record_unknown(row, "the worker stopped while sending it: it may have been sent"):
+            if outcomes.record_unknown(row, "the worker stopped while sending it: it may have been sent"):
                 unknown += 1
         handed_out += len(lost)
     if handed_out or unknown:
@@ -732,9 +571,9 @@ def resend(log: SmsLog, *, confirm_unknown: bool = False) -> SmsLog:
         raise NotResendable("a one-time code is not sent twice; the person asks for a new code")
     if log.templateid is not None:
         # Checked again as a new send: the template may have been rejected since.
-        message = _checked(log.mobile, "", log.templateid, log.variables, log.product)
+        message = prepare_send(log.mobile, "", log.templateid, log.variables, log.product)
     else:
-        message = _checked(log.mobile, log.content, None, (), log.product)
+        message = prepare_send(log.mobile, log.content, None, (), log.product)
     with transaction.atomic():
         # Lock the original so that two concurrent resends of it create one new row.
         original = SmsLog.objects.select_for_update().filter(pk=log.pk).first()

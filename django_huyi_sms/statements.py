@@ -1,4 +1,5 @@
 """The send path's two statements, compiled once: INSERT a queued row, UPDATE it conditionally.
+(And for the one-time codes of ``otp.py``: the record's INSERT, and SELECTs of whole rows.)
 
 Measured, building these through the ORM cost more than running them (about
 0.5 ms of query building per send on SQLite, more than the loopback round trip
@@ -12,23 +13,29 @@ own signals, ``sms_sent`` and the rest, are the ones to listen to).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from django.db import connections, router
+from django.db.models import Model
 
 from .models import SmsLog
 
-__all__ = ["insert_row", "insert_rows", "update_row"]
+__all__ = ["columns", "insert_row", "insert_rows", "select_rows", "update_row"]
+
+M = TypeVar("M", bound=Model)
 
 _META = SmsLog._meta
-# By name and by attname (``user_id``): callers pass foreign keys as their key.
-_FIELDS = {field.name: field for field in _META.concrete_fields} | {
-    field.attname: field for field in _META.concrete_fields
-}
-_ATTNAMES = [field.attname for field in _META.concrete_fields]
-_PK = _META.pk.attname
-_cache: dict[tuple[Any, ...], str] = {}
+_cache: dict[tuple[Any, ...], Any] = {}
+
+
+def _fields_of(model: type[Model]) -> dict[str, Any]:
+    # By name and by attname (``user_id``): callers pass foreign keys as their key.
+    fields = model._meta.concrete_fields
+    return {field.name: field for field in fields} | {field.attname: field for field in fields}
+
+
+_FIELDS = _fields_of(SmsLog)
 
 
 def _connection() -> Any:
@@ -39,37 +46,76 @@ def _connection() -> Any:
 _PLAIN = (str, int, bool, type(None))
 
 
-def _prepared(connection: Any, values: Mapping[str, Any]) -> list[Any]:
+def _prepared(connection: Any, values: Mapping[str, Any], fields: Mapping[str, Any] = _FIELDS) -> list[Any]:
     return [
-        value if type(value) in _PLAIN else _FIELDS[name].get_db_prep_save(value, connection=connection)
+        value if type(value) in _PLAIN else fields[name].get_db_prep_save(value, connection=connection)
         for name, value in values.items()
     ]
 
 
-def insert_row(values: Mapping[str, Any]) -> SmsLog:
-    """INSERT a row with ``values``; return the instance.
+def insert_row(values: Mapping[str, Any], *, model: type[M] = SmsLog) -> M:  # type: ignore[assignment]
+    """INSERT a ``model`` row (an ``SmsLog`` unless told) with ``values``; return the instance.
 
     ``values`` names fields (foreign keys by attname, ``user_id``) and gives
     every NOT NULL column, since the database knows none of the model's defaults.
     """
-    connection = _connection()
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    fields = _FIELDS if model is SmsLog else _cache.get(("fields", meta.label)) or _fields_of(model)
+    _cache[("fields", meta.label)] = fields
     names = tuple(values)
     returning = bool(connection.features.can_return_columns_from_insert)
-    key = ("insert", connection.alias, connection.vendor, names)
+    key = ("insert", meta.label, connection.alias, connection.vendor, names)
     sql = _cache.get(key)
     if sql is None:
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(_FIELDS[name].column) for name in names)
-        sql = f"INSERT INTO {quote(_META.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+        columns = ", ".join(quote(fields[name].column) for name in names)
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
         if returning:
-            sql += f" RETURNING {quote(_META.pk.column)}"
+            sql += f" RETURNING {quote(str(meta.pk.column))}"
         _cache[key] = sql
     with connection.cursor() as cursor:
-        cursor.execute(sql, _prepared(connection, values))
+        cursor.execute(sql, _prepared(connection, values, fields))
         pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     # from_db() with a value for every field builds the instance positionally: the fast way.
-    row = SmsLog.from_db(connection.alias, _ATTNAMES, [pk if name == _PK else values.get(name) for name in _ATTNAMES])
-    return row
+    attnames = [field.attname for field in meta.concrete_fields]
+    return model.from_db(
+        connection.alias, attnames, [pk if name == meta.pk.attname else values.get(name) for name in attnames]
+    )
+
+
+def columns(model: type[Model], connection: Any, alias: str) -> str:
+    """Every concrete column of ``model``, in field order, as ``alias.column, …``: what :func:`select_rows` reads."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def select_rows(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
+    """Run ``sql``, which SELECTs :func:`columns` of ``model``; return the instances, each value converted
+    as the ORM converts it (an aware datetime from SQLite's text, say). For a hot query whose
+    SQL is made once: building it through the ORM costs more than running it."""
+    connection = connections[router.db_for_write(model)]
+    key = ("converters", model._meta.label, connection.alias, connection.vendor)
+    converters = _cache.get(key)
+    if converters is None:
+        converters = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            converters.append((column, functions))
+        _cache[key] = converters
+    attnames = [field.attname for field in model._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    built = []
+    for row in rows:
+        values = list(row)
+        for index, (column, functions) in enumerate(converters):
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        built.append(model.from_db(connection.alias, attnames, values))
+    return built
 
 
 def insert_rows(shared: Mapping[str, Any], varying: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:

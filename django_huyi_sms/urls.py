@@ -1,9 +1,10 @@
 """The app's URLs: ``path("sms/", include("django_huyi_sms.urls"))``, namespace ``huyi_sms``."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import api, views
 from .pushes.views import ReceiptPushView, ReplyPushView, TemplatePushView
+from .sandbox import urls as sandbox_urls
 
 app_name = "huyi_sms"
 
@@ -21,4 +22,10 @@ urlpatterns = [
     path("password-reset/confirm/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("password-reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("verify-phone/", views.VerifyPhoneView.as_view(), name="verify_phone"),
+    # The sandbox gateway and its phone pages (huyi_sms:sandbox:…): 404 unless HUYI_SMS["SANDBOX_SITE"] is set.
+    path(
+        "sandbox/",
+        include((sandbox_urls.urlpatterns, sandbox_urls.app_name), namespace="sandbox"),
+        {"site_sandbox": True},
+    ),
 ]

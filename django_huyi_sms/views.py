@@ -4,8 +4,11 @@ Thin: the forms call ``flows``. Every page works without JavaScript (the
 "send code" button is a submit button of the same form); with it, the button
 counts down until another code may be asked for, and "receive a voice call
 instead" appears once the SMS code has had ``OTP["VOICE_FALLBACK_AFTER"]``
-seconds to arrive. Templates extend ``django_huyi_sms/base.html``, which a
-site overrides to put them in its layout.
+seconds to arrive. The countdown starts from the server's figure
+(``flows.resend_in``), so it is there again when a page comes back with a wrong
+code. While the site sends to a sandbox it serves, the pages link to the phone
+page where the code can be read. Templates extend ``django_huyi_sms/base.html``,
+which a site overrides to put them in its layout.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import reverse, reverse_lazy
+from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -30,10 +35,11 @@ from django.views.generic import FormView, TemplateView
 from . import flows, otp
 from .adapter import get_adapter
 from .conf import huyi_settings
+from .exceptions import HuyiApiError
 from .forms import CodeLoginForm, RequestCodeForm, SetPasswordWithCodeForm, VerifyPhoneForm
 from .parsers import form_problem
 from .privacy import PRIVATE_POST_PARAMETERS, private
-from .provider import mask_mobile
+from .provider import is_provider_host, mask_mobile
 
 __all__ = [
     "CodeLoginView",
@@ -41,6 +47,7 @@ __all__ = [
     "PasswordResetConfirmView",
     "PasswordResetCompleteView",
     "VerifyPhoneView",
+    "sandbox_phone_url",
 ]
 
 #: The name of the "send code" submit button in every form of these pages…
@@ -50,7 +57,52 @@ SEND_VOICE_CODE = "send_voice_code"
 #: Where the reset flow remembers the number between its two pages.
 RESET_MOBILE_SESSION_KEY = "huyi_sms_reset_mobile"
 
+#: Where a sandbox's pages may be mounted: under the app's own URLs (they answer only while
+#: ``SANDBOX_SITE`` is set), or by the site itself.
+APP_SANDBOX_NAMESPACE = "huyi_sms:sandbox"
+SITE_SANDBOX_NAMESPACE = "huyi_sandbox"
+
 _View = Callable[..., HttpResponseBase]
+
+
+def sandbox_phone_url(mobile: str = "") -> str:
+    """The sandbox page where ``mobile``'s messages can be read (the list of phones without one), or "".
+
+    Only while this site's SMS go to a sandbox (the ihuyi backend, pointed at a
+    host that is not ihuyi's) whose pages it serves: a site that sends for real,
+    or to the locmem backend, shows no such link, nor one whose sandbox is not
+    mounted.
+    """
+    from .backends.ihuyi import IhuyiBackend
+
+    try:
+        backend = huyi_settings.BACKEND
+        api_url = huyi_settings.product("sms").api_url
+    except ImproperlyConfigured:
+        return ""  # reported by manage.py check; a page must not break over it
+    if not (isinstance(backend, type) and issubclass(backend, IhuyiBackend)):
+        return ""
+    if is_provider_host(urlsplit(api_url).hostname or ""):
+        return ""
+    namespaces = [APP_SANDBOX_NAMESPACE] if huyi_settings.SANDBOX_SITE else []
+    for namespace in [*namespaces, SITE_SANDBOX_NAMESPACE]:
+        try:
+            if mobile:
+                return reverse(f"{namespace}:phone", kwargs={"mobile": mobile})
+            return reverse(f"{namespace}:index")
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def _normalized(mobile: Any) -> str:
+    """``mobile`` as the adapter stores numbers, or "" for anything that is not one."""
+    if not isinstance(mobile, str) or not mobile.strip():
+        return ""
+    try:
+        return get_adapter().normalize_mobile(mobile)
+    except HuyiApiError:
+        return ""
 
 
 def readable_form(view: _View) -> _View:
@@ -104,9 +156,23 @@ class SendCodeMixin(_FormView):
         )
         sent = send_form.send_code()
         form = self.unbound_form(initial={"mobile": send_form.data["mobile"]})
-        context = self.get_context_data(form=form, send_form=send_form, code_sent=sent, code_channel=channel)
-        context["resend_in"] = huyi_settings.OTP["RESEND_INTERVAL"] if sent else send_form.retry_after
+        # A refusal's own wait (a limit), else the number's resend interval as the throttle counts it.
+        resend_in = send_form.retry_after or self.resend_in()
+        context = self.get_context_data(
+            form=form, send_form=send_form, code_sent=sent, code_channel=channel, resend_in=resend_in
+        )
         return self.render_to_response(context)
+
+    @method_decorator(private)
+    def page_mobile(self) -> str:
+        """The number the page is about, normalised ("" before one is typed, or when it is not one)."""
+        return _normalized(self.mobile_to_send_to()) if self.request.method == "POST" else ""
+
+    @method_decorator(private)
+    def resend_in(self) -> int | None:
+        """Seconds until the page's number may be sent another code (``None``: now, or no number yet)."""
+        mobile = self.page_mobile()
+        return flows.resend_in(mobile, self.purpose) if mobile else None
 
     @method_decorator(private)
     def voice_in(self) -> int | None:
@@ -130,6 +196,8 @@ class SendCodeMixin(_FormView):
         context.setdefault("send_voice_code_name", SEND_VOICE_CODE)
         context.setdefault("voice_channel", otp.VOICE)
         context.setdefault("voice_in", self.voice_in())
+        context.setdefault("resend_in", self.resend_in())
+        context.setdefault("sandbox_phone_url", sandbox_phone_url(self.page_mobile()))
         context.setdefault("code_ttl_minutes", max(1, huyi_settings.OTP["TTL"] // 60))
         context.setdefault("challenge_form", get_adapter().get_challenge_form(self.request))
         return context
@@ -156,7 +224,16 @@ class PasswordResetView(FormView):
         return {**super().get_form_kwargs(), "request": self.request, "purpose": flows.PASSWORD_RESET}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "challenge_form": get_adapter().get_challenge_form(self.request)}
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        mobile = form.cleaned_data.get("mobile", "") if form.is_bound and hasattr(form, "cleaned_data") else ""
+        return {
+            **context,
+            "challenge_form": get_adapter().get_challenge_form(self.request),
+            # A refused request ("too soon") counts down on the page's one button, which sends the code.
+            "resend_in": form.retry_after,
+            "sandbox_phone_url": sandbox_phone_url(mobile),
+        }
 
     def form_valid(self, form: RequestCodeForm) -> HttpResponse:
         if not form.send_code():
@@ -186,6 +263,10 @@ class PasswordResetConfirmView(SendCodeMixin, FormView):
     def voice_in(self) -> int | None:
         # The number is the session's from the start: the offer shows on the page's first view too.
         return flows.voice_fallback_in(self.mobile, self.purpose)
+
+    def page_mobile(self) -> str:
+        # So is the countdown: the page right after step 1 counts down from the code step 1 asked for.
+        return self.mobile
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request, "mobile": self.mobile}

@@ -48,7 +48,7 @@ def log_row(**fields) -> SmsLog:
     return SmsLog.objects.create(**defaults)
 
 
-def test_the_list_shows_badge_product_excerpt_parts_result_times_and_delay(admin_client):
+def test_the_list_shows_time_badge_product_and_excerpt_and_explains_each_outcome(admin_client):
     submitted = timezone.now() - timedelta(minutes=5)
     log_row(
         status=SmsLog.Status.DELIVERED,
@@ -60,14 +60,23 @@ def test_the_list_shows_badge_product_excerpt_parts_result_times_and_delay(admin
         delivered_at=submitted + timedelta(seconds=65),
         content="【测试】" + "很长的通知" * 20,
     )
+    log_row(status=SmsLog.Status.FAILED, provider_code=4085, provider_msg="同一手机号验证码短信发送超出5条",
+            product="international", mobile="44 7400123456")
+    log_row(status=SmsLog.Status.UNDELIVERED, receipt_code="UNDELIV", receipt_msg="空号", product="voice_notice")
     page = admin_client.get(reverse(CHANGELIST)).content.decode()
     assert 'class="huyi-badge huyi-status-delivered"' in page
     assert "#198754" in page  # delivered is green
-    assert "Verification / notification SMS" in page
+    # Short product names in the column, the whole name in its title (and in the filter).
+    assert '<span class="huyi-product-sms" title="Verification / notification SMS">SMS</span>' in page
+    assert '<span class="huyi-product-international" title="International SMS">Intl. SMS</span>' in page
+    assert '<span class="huyi-product-voice_notice" title="Voice notice">Voice notice</span>' in page
     assert "【测试】很长的通知很长的通知" in page and "很长的通知" * 20 not in page  # an excerpt, not the text
-    assert "2 提交成功" in page
-    assert "1 min 5 s" in page
-    assert '<td class="field-parts">2</td>' in page
+    # Under each badge, what explains it: how fast it arrived, the receipt, the provider's refusal.
+    assert ">in 1 min 5 s</span>" in page
+    assert ">UNDELIV 空号</span>" in page
+    assert 'title="4085 同一手机号验证码短信发送超出5条"' in page
+    # Billing parts and the submit and receipt times are on the message's page, not in the list.
+    assert "field-parts" not in page and "field-submitted_at" not in page
 
 
 def test_a_staff_user_without_the_permission_sees_masked_numbers_everywhere(staff_client, client):
@@ -102,7 +111,8 @@ def test_a_code_request_shows_no_code_in_the_list_the_page_or_the_export(admin_c
     assert "12345678" in page  # an ordinary notification keeps its numbers
     detail = admin_client.get(reverse("admin:huyi_sms_smslog_change", args=[record.sms_log_id])).content.decode()
     assert code not in detail and "*" * len(code) in detail
-    assert re.search(r'field-carries_code.*?<img[^>]+alt="True"', detail, re.S)  # why it cannot be resent
+    # Why it cannot be resent: marked, neutrally.
+    assert re.search(r'field-carries_code.*?<span class="huyi-mark"[^>]*>carries a code</span>', detail, re.S)
     response = admin_client.post(
         reverse(CHANGELIST), {"action": "export_csv", "_selected_action": [record.sms_log_id, plain.pk]}
     )

@@ -16,7 +16,7 @@ from django_huyi_sms.models import OptOut, SmsLog
 from django_huyi_sms.sandbox import get_gateway
 
 from .push_helpers import TOKEN
-from .test_sandbox_flow import wait_for
+from .workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -55,7 +55,7 @@ def example_settings(monkeypatch: pytest.MonkeyPatch, **environment: str) -> Mod
 def example_site(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Any]:
     """The example app installed and its URLconf in use, in live mode; set ``USE_SANDBOX`` before the first request."""
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    # example/urls.py mounts the sandbox by USE_SANDBOX when it is imported: import it afresh.
+    # Import example/urls.py afresh, as the site would.
     monkeypatch.delitem(sys.modules, "example.urls", raising=False)
     settings.INSTALLED_APPS = ["example", *settings.INSTALLED_APPS]
     settings.USE_SANDBOX = False
@@ -87,7 +87,27 @@ def test_passwords_are_checked_by_djangos_validators(monkeypatch: pytest.MonkeyP
     }
 
 
+def test_with_no_account_the_example_runs_on_the_one_line_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = example_settings(monkeypatch, DEMO_SITE_URL="http://127.0.0.1:8123/")
+    assert settings.HUYI_SMS["SANDBOX_SITE"] == "http://127.0.0.1:8123"
+    # No hand-assembled sandbox: no account, endpoints or push URLs of its own.
+    assert not {"ACCOUNT", "API_KEY", "API_URL", "PRODUCTS", "SANDBOX"} & set(settings.HUYI_SMS)
+    live = example_settings(monkeypatch, HUYI_SMS_ACCOUNT="C12345678", HUYI_SMS_API_KEY="k")
+    assert "SANDBOX_SITE" not in live.HUYI_SMS and live.HUYI_SMS["ACCOUNT"] == "C12345678"
+
+
 # -- the pages -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_home_page_links_to_the_sandbox_the_app_serves(example_site: Any, client: Any) -> None:
+    example_site.USE_SANDBOX = True
+    # As the example sets it: SANDBOX_SITE, and the default backend that sends over HTTP.
+    example_site.HUYI_SMS = {"SANDBOX_SITE": "http://testserver"}
+    page = client.get("/").content.decode()
+    assert 'href="/sms/sandbox/"' in page
+    assert client.get("/sms/sandbox/").status_code == 200
+    assert client.get("/sandbox/").status_code == 404  # the example no longer mounts it itself
 
 
 @pytest.mark.django_db
@@ -141,8 +161,10 @@ def test_the_demo_superuser_cannot_reset_its_password_to_123(example_site: Any, 
 # -- manage.py check -----------------------------------------------------------------------------
 
 
-def manage(tmp_path: Path, *arguments: str, **environment: str) -> str:
-    """``manage.py ARGUMENTS`` in the example project with ``environment``; what it printed."""
+def manage(tmp_path: Path, *arguments: str, fails: bool = False, **environment: str) -> str:
+    """``manage.py ARGUMENTS`` in the example project with ``environment``; what it printed.
+
+    ``fails``: the command must exit non-zero (a check error), not 0."""
     env = {name: value for name, value in os.environ.items() if not _the_runs_own(name)}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -152,7 +174,7 @@ def manage(tmp_path: Path, *arguments: str, **environment: str) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", *arguments], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0, done.stderr
+    assert (done.returncode != 0) is fails, done.stderr
     return done.stdout + done.stderr
 
 
@@ -168,9 +190,12 @@ LIVE_OVER_HTTP = {
     ("arguments", "environment", "warned"),
     [
         (["check"], {}, []),
-        (["check", "--deploy"], {}, []),  # DEBUG is on: a developer's machine, where the sandbox belongs
-        # W036: the example sets no ADMINS, so nobody would hear of a low balance.
-        (["check", "--deploy"], {"DJANGO_DEBUG": "0"}, ["huyi_sms.W006", "huyi_sms.W007", "huyi_sms.W036"]),
+        # DEBUG is on: a developer's machine, where the sandbox belongs; but --deploy asks whether these
+        # settings may go to production, and SANDBOX_SITE may not (E042), whatever DEBUG says.
+        (["check", "--deploy"], {}, ["huyi_sms.E042"]),
+        # The sandbox must never reach production: SANDBOX_SITE with DEBUG off is a warning (W040), and
+        # an error under --deploy (E042). W036: the example sets no ADMINS, so nobody would hear of a low balance.
+        (["check", "--deploy"], {"DJANGO_DEBUG": "0"}, ["huyi_sms.E042", "huyi_sms.W036", "huyi_sms.W040"]),
         (["check", "--deploy"], {"DJANGO_DEBUG": "0", **LIVE_OVER_HTTP}, ["huyi_sms.W005", "huyi_sms.W036"]),
     ],
     ids=["check", "deploy-debug", "deploy-sandbox", "deploy-live-http"],
@@ -178,7 +203,7 @@ LIVE_OVER_HTTP = {
 def test_check_deploy_warns_of_the_sandbox_and_plain_http_only_when_debug_is_off(
     tmp_path: Path, arguments: list[str], environment: dict[str, str], warned: list[str]
 ) -> None:
-    output = manage(tmp_path, *arguments, **environment)
+    output = manage(tmp_path, *arguments, fails=any(id_.startswith("huyi_sms.E") for id_ in warned), **environment)
     assert sorted(set(re.findall(r"huyi_sms\.[EW]\d{3}", output))) == warned, output
     if arguments == ["check"]:
         assert "System check identified no issues" in output

@@ -38,7 +38,8 @@ def client():
 
 
 def row_counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in apps.get_app_config("huyi_sms").get_models()}
+    models = apps.get_app_config("huyi_sms").get_models()
+    return {model.__name__: model.objects.count() for model in models if not model._meta.proxy}  # each table once
 
 
 def post(client, url: str, body: bytes, content_type: str):
@@ -101,18 +102,13 @@ ODD_JSON = [
 
 
 @pytest.mark.parametrize("url", API_URLS)
-@pytest.mark.parametrize("charset, body", ODD_FORMS)
-def test_api_form_bodies_in_charsets_that_fail_oddly_are_400(client, url, charset, body):
+@pytest.mark.parametrize(
+    "content_type, charset, body",
+    [(FORM, charset, body) for charset, body in ODD_FORMS] + [("application/json", charset, body) for charset, body in ODD_JSON],
+)
+def test_api_bodies_in_charsets_that_fail_oddly_are_400(client, url, content_type, charset, body):
     before = row_counts()
-    assert_refused(post(client, url, body, f"{FORM}; charset={charset}"), charset)
-    assert row_counts() == before
-
-
-@pytest.mark.parametrize("url", API_URLS)
-@pytest.mark.parametrize("charset, body", ODD_JSON)
-def test_api_json_bodies_in_charsets_that_fail_oddly_are_400(client, url, charset, body):
-    before = row_counts()
-    assert_refused(post(client, url, body, f"application/json; charset={charset}"), charset)
+    assert_refused(post(client, url, body, f"{content_type}; charset={charset}"), charset)
     assert row_counts() == before
 
 

@@ -34,11 +34,13 @@ def last_code() -> str:
 
 
 def rewind(seconds: int) -> None:
-    """Move every code and throttle of the test back in time."""
+    """Move every code and throttle of the test back in time, as if ``seconds`` had passed."""
     delta = timedelta(seconds=seconds)
     for throttle in OtpThrottle.objects.all():
-        throttle.last_sent_at -= delta
-        throttle.save()
+        OtpThrottle.objects.filter(pk=throttle.pk).update(
+            last_sent_at=throttle.last_sent_at and throttle.last_sent_at - delta,
+            sent_for={purpose: stamp - seconds * 1_000_000 for purpose, stamp in throttle.sent_for.items()},
+        )
     for record in OtpRecord.objects.all():
         OtpRecord.objects.filter(pk=record.pk).update(
             created_at=record.created_at - delta, expires_at=record.expires_at - delta
@@ -104,9 +106,47 @@ def test_codes_expire():
 def test_resend_within_the_interval_is_refused_with_seconds_left():
     otp.request_code(MOBILE)
     with pytest.raises(ResendTooSoon) as caught:
-        otp.request_code(MOBILE, purpose="password_reset")
+        otp.request_code(MOBILE)
     assert 55 <= caught.value.retry_after <= 60
     assert len(django_huyi_sms.outbox) == 1
+    assert 55 <= otp.seconds_until_allowed(MOBILE, "login") <= caught.value.retry_after
+
+
+def test_the_interval_runs_per_purpose():
+    """A sign-in code does not hold back a password-reset code: each purpose waits for its own last code."""
+    otp.request_code(MOBILE, purpose="login")
+    assert otp.seconds_until_allowed(MOBILE, "password_reset") == 0
+    otp.request_code(MOBILE, purpose="password_reset")
+    assert len(django_huyi_sms.outbox) == 2
+    for purpose in ("login", "password_reset"):
+        with pytest.raises(ResendTooSoon):
+            otp.request_code(MOBILE, purpose=purpose)
+        assert otp.seconds_until_allowed("+86 138 0013 8000", purpose) > 0
+    # Both codes work: neither replaced the other.
+    codes = [re.findall(r"\d{6}", message.content)[-1] for message in django_huyi_sms.outbox]
+    assert otp.verify_code(MOBILE, codes[0], purpose="login").status == "used"
+    assert otp.verify_code(MOBILE, codes[1], purpose="password_reset").status == "used"
+    assert len(django_huyi_sms.outbox) == 2
+    # Another number is not held back at all.
+    assert otp.seconds_until_allowed("13900139000", "login") == 0
+
+
+def test_the_daily_limit_counts_every_purpose():
+    purposes = ["login", "password_reset", "verify_phone", "login", "password_reset"]
+    for index, purpose in enumerate(purposes):
+        otp.request_code(MOBILE, purpose=purpose)
+        if index == 2:
+            rewind(61)
+    with pytest.raises(DailyLimitReached) as caught:
+        otp.request_code(MOBILE, purpose="verify_phone")  # its own interval is over
+    assert otp.seconds_until_allowed(MOBILE, "verify_phone") == caught.value.retry_after
+    assert OtpThrottle.objects.get().sent_today == 5 and len(django_huyi_sms.outbox) == 5
+
+
+def test_seconds_until_allowed_for_garbage_asks_nothing():
+    assert otp.seconds_until_allowed("12345", "login") == 0
+    with pytest.raises(ValueError):
+        otp.seconds_until_allowed(MOBILE, "")
 
 
 def test_a_new_code_supersedes_the_old_one():

@@ -155,3 +155,21 @@ def test_a_try_and_a_new_code_taking_over_lock_the_codes_in_one_order(fake_provi
     assert set(OtpRecord.objects.filter(pk__in=[r.pk for r in earlier]).values_list("status", flat=True)) == {
         "superseded"
     }
+
+
+@override_settings(HUYI_SMS={"BACKEND": LOCMEM, "OTP": {"DAILY_LIMIT": 3}})
+def test_twenty_requests_at_once_for_twenty_purposes_keep_the_daily_limit():
+    """Each purpose has its own resend interval, but the number's row is still the one lock: the
+    daily limit, which counts every purpose, is never passed however many purposes ask at once."""
+    results = run_together(20, [lambda n=n: otp.request_code(MOBILE, purpose=f"purpose{n}") for n in range(20)])
+    assert sum(isinstance(r, OtpRecord) for r in results) == 3
+    assert sum(type(r).__name__ == "DailyLimitReached" for r in results) == 17
+    assert SmsLog.objects.count() == 3 and len(django_huyi_sms.outbox) == 3
+
+
+def test_twenty_requests_at_once_for_two_purposes_send_one_sms_each():
+    results = run_together(20, [lambda n=n: otp.request_code(MOBILE, purpose=("login", "password_reset")[n % 2])
+                                for n in range(20)])
+    assert sum(isinstance(r, OtpRecord) for r in results) == 2
+    assert sum(type(r).__name__ == "ResendTooSoon" for r in results) == 18
+    assert sorted(SmsLog.objects.values_list("purpose", flat=True)) == ["login", "password_reset"]

@@ -8,17 +8,17 @@ worker alike.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
 from django_huyi_sms import otp
-from django_huyi_sms.adapter import HuyiAdapter
+from django_huyi_sms.backends.ihuyi import IhuyiBackend
 from django_huyi_sms.exceptions import HuyiConnectionError, HuyiRateLimitError, InvalidCode
-from django_huyi_sms.models import OtpRecord, OtpThrottle, SmsLog
+from django_huyi_sms.models import OtpRecord, SmsLog
 
 from .faults import unused_port
 from .flow_helpers import MOBILE, make_user
+from .test_otp import rewind
 from .test_otp_queue import run_tasks
 from .test_send import ihuyi_at
 
@@ -38,13 +38,7 @@ def last_sent_code(fake_provider) -> str:
 
 def after_the_resend_interval() -> None:
     """Move the number's limits and codes back past the resend interval."""
-    delta = timedelta(seconds=61)
-    for throttle in OtpThrottle.objects.all():
-        OtpThrottle.objects.filter(pk=throttle.pk).update(last_sent_at=throttle.last_sent_at - delta)
-    for record in OtpRecord.objects.all():
-        OtpRecord.objects.filter(pk=record.pk).update(
-            created_at=record.created_at - delta, expires_at=record.expires_at - delta
-        )
+    rewind(61)
 
 
 def first_code(fake_provider, purpose: str = VERIFY_PHONE) -> str:
@@ -87,16 +81,17 @@ def test_a_sign_in_code_the_provider_refuses_does_not_take_away_the_one_on_the_p
 
 
 def test_the_earlier_code_works_while_the_new_one_is_on_its_way(fake_provider):
-    """The new code's SMS is being made when the person types the code they already have."""
+    """The new code's SMS is on its way when the person types the code they already have."""
     on_the_phone = first_code(fake_provider)
     verified = []
 
-    class TypesTheOldCodeMeanwhile(HuyiAdapter):
-        def code_message(self, code, purpose):
-            verified.append(otp.verify_code(MOBILE, on_the_phone, purpose=purpose).status)
-            return super().code_message(code, purpose)
+    class TypesTheOldCodeMeanwhile(IhuyiBackend):
+        def send(self, message):
+            assert OtpRecord.objects.filter(status=OtpRecord.Status.ACTIVE).count() == 2  # both recorded
+            verified.append(otp.verify_code(MOBILE, on_the_phone, purpose=VERIFY_PHONE).status)
+            return super().send(message)
 
-    with ihuyi_at(fake_provider.url, ADAPTER=TypesTheOldCodeMeanwhile):
+    with ihuyi_at(fake_provider.url, BACKEND=TypesTheOldCodeMeanwhile):
         otp.request_code(MOBILE, purpose=VERIFY_PHONE)
     assert verified == [OtpRecord.Status.USED]
 
@@ -132,14 +127,17 @@ def test_a_wrong_try_while_two_codes_may_be_on_the_phone_counts_against_both(fak
     on_the_phone = first_code(fake_provider)
     wrong = "000000" if on_the_phone != "000000" else "111111"
 
-    class GuessesMeanwhile(HuyiAdapter):
-        def code_message(self, code, purpose):
+    class GuessesMeanwhile(IhuyiBackend):
+        """Somebody tries a wrong code while the new one is on its way (recorded, not yet answered)."""
+
+        def send(self, message):
+            code = code_in(message.content)
             with pytest.raises(InvalidCode):
-                otp.verify_code(MOBILE, wrong if code != wrong else "222222", purpose=purpose)
-            return super().code_message(code, purpose)
+                otp.verify_code(MOBILE, wrong if code != wrong else "222222", purpose=VERIFY_PHONE)
+            return super().send(message)
 
     fake_provider.answer_json(**REFUSAL)
-    with ihuyi_at(fake_provider.url, ADAPTER=GuessesMeanwhile), pytest.raises(HuyiRateLimitError):
+    with ihuyi_at(fake_provider.url, BACKEND=GuessesMeanwhile), pytest.raises(HuyiRateLimitError):
         otp.request_code(MOBILE, purpose=VERIFY_PHONE)
     assert sorted(OtpRecord.objects.values_list("status", "attempts")) == [("active", 1), ("failed", 1)]
 

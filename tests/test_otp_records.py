@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_huyi_sms import otp
+from django_huyi_sms import models, otp
 from django_huyi_sms.exceptions import CodeExpired, DailyLimitReached, InvalidCode, ResendTooSoon, TooManyAttempts
 from django_huyi_sms.models import OtpRecord, OtpThrottle
 
@@ -30,61 +30,113 @@ def a_record(**fields) -> OtpRecord:
 # -- OtpThrottle ---------------------------------------------------------------------------------
 
 
-def test_check_allowed_says_how_long_to_wait():
+@pytest.fixture(params=["upsert", "locking"])
+def take_path(request, monkeypatch):
+    """Both ways ``take`` counts: the one upsert (PostgreSQL, SQLite >= 3.35) and the portable
+    make-lock-update it falls back to on other databases."""
+    if request.param == "locking":
+        monkeypatch.setattr(models, "_upserts", lambda connection: False)
+    return request.param
+
+
+def test_take_says_how_long_to_wait_per_purpose(take_path):
     now = timezone.now()
-    throttle = OtpThrottle.objects.create(mobile=MOBILE)
-    throttle.check_allowed(now)
-    throttle.count(now)
+    OtpThrottle.take(MOBILE, "login", now)
     with pytest.raises(ResendTooSoon) as caught:
-        throttle.check_allowed(now + timedelta(seconds=10.2))
+        OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=10.2))
     assert caught.value.retry_after == 50
-    throttle.check_allowed(now + timedelta(seconds=60))
+    # Another purpose has its own interval; the daily tally counts both.
+    OtpThrottle.take(MOBILE, "password_reset", now + timedelta(seconds=10.2))
+    OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=60))
+    row = OtpThrottle.objects.get()
+    assert row.sent_today == 3 and row.last_sent_at == now + timedelta(seconds=60)
+    assert set(row.sent_for) == {"login", "password_reset"}
+    # A voice fallback skips the interval, not the daily limit.
+    OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=61), resend_interval=False)
+
+
+def test_a_refusal_counts_nothing(take_path):
+    now = timezone.now()
+    OtpThrottle.take(MOBILE, "login", now)
+    before = OtpThrottle.objects.values().get()
+    with pytest.raises(ResendTooSoon):
+        OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=1))
+    assert OtpThrottle.objects.values().get() == before
 
 
 @override_settings(HUYI_SMS={"OTP": {"RESEND_INTERVAL": 0, "DAILY_LIMIT": 2}})
-def test_count_keeps_a_tally_per_day():
+def test_take_keeps_a_tally_per_day(take_path):
     now = timezone.now()
-    throttle = OtpThrottle.objects.create(mobile=MOBILE)
-    throttle.count(now)
-    throttle.count(now)
+    OtpThrottle.take(MOBILE, "login", now)
+    OtpThrottle.take(MOBILE, "verify_phone", now)
     with pytest.raises(DailyLimitReached) as caught:
-        throttle.check_allowed(now)
+        OtpThrottle.take(MOBILE, "password_reset", now)
     assert 0 < caught.value.retry_after <= 24 * 3600
+    assert OtpThrottle.objects.get().sent_today == 2
     tomorrow = now + timedelta(days=1)
-    throttle.check_allowed(tomorrow)
-    throttle.count(tomorrow)
+    OtpThrottle.take(MOBILE, "login", tomorrow)
     assert OtpThrottle.objects.get().sent_today == 1
+
+
+def test_a_purpose_may_be_any_label(take_path):
+    """The purpose is a key in the row's JSON: quotes, dots and dollars are just characters."""
+    now = timezone.now()
+    odd = 'a "b".$c'
+    OtpThrottle.take(MOBILE, odd, now)
+    with pytest.raises(ResendTooSoon):
+        OtpThrottle.take(MOBILE, odd, now + timedelta(seconds=1))
+    OtpThrottle.take(MOBILE, "a", now + timedelta(seconds=1))
+
+
+def test_lifting_the_waits_lets_every_purpose_ask_again(take_path):
+    now = timezone.now()
+    OtpThrottle.take(MOBILE, "login", now)
+    OtpThrottle.objects.update(last_sent_at=None)
+    OtpThrottle.take(MOBILE, "password_reset", now + timedelta(seconds=1))
+    OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=1))
+    assert set(OtpThrottle.objects.get().sent_for) == {"login", "password_reset"}
 
 
 @override_settings(HUYI_SMS={"OTP": {"RESEND_INTERVAL": 0}})
 def test_give_back_takes_back_only_its_own_code():
     """Another request counted a code meanwhile (its send left): that one still holds."""
     now = timezone.now()
-    mine = OtpThrottle.objects.create(mobile=MOBILE)
-    mine.count(now)
-    theirs = OtpThrottle.objects.get()
-    theirs.count(now + timedelta(seconds=1))
-    mine.give_back()
+    mine = OtpThrottle.take(MOBILE, "login", now)
+    OtpThrottle.take(MOBILE, "login", now + timedelta(seconds=1))
+    mine.give_back("login")
     row = OtpThrottle.objects.get()
     assert (row.sent_today, row.last_sent_at) == (1, now + timedelta(seconds=1))
+    assert list(row.sent_for) == ["login"]
 
 
-def test_give_back_clears_the_interval_it_started():
+def test_give_back_lifts_the_interval_it_started_and_no_other():
     now = timezone.now()
-    throttle = OtpThrottle.objects.create(mobile=MOBILE)
-    throttle.count(now)
-    throttle.give_back()
+    OtpThrottle.take(MOBILE, "login", now)
+    mine = OtpThrottle.take(MOBILE, "password_reset", now + timedelta(seconds=1))
+    mine.give_back("password_reset")
     row = OtpThrottle.objects.get()
-    assert (row.sent_today, row.last_sent_at) == (0, None)
-    row.check_allowed(now)
+    assert (row.sent_today, row.last_sent_at, list(row.sent_for)) == (1, now, ["login"])
+    row.check_allowed(now + timedelta(seconds=2), "password_reset")
+    with pytest.raises(ResendTooSoon):
+        row.check_allowed(now + timedelta(seconds=2), "login")
+    OtpThrottle.objects.get().give_back("login")  # gives back nothing it did not count
+    OtpThrottle.take(MOBILE, "password_reset", now + timedelta(seconds=2))
+
+
+def test_give_back_of_the_only_code_lifts_every_wait():
+    now = timezone.now()
+    mine = OtpThrottle.take(MOBILE, "login", now)
+    mine.give_back("login")
+    row = OtpThrottle.objects.get()
+    assert (row.sent_today, row.last_sent_at, row.sent_for) == (0, None, {})
+    row.check_allowed(now, "login")
 
 
 def test_give_back_leaves_a_new_day_alone():
     yesterday = timezone.now() - timedelta(days=1)
-    mine = OtpThrottle.objects.create(mobile=MOBILE)
-    mine.count(yesterday)
-    OtpThrottle.objects.get().count(timezone.now())  # the day turned: a fresh tally
-    mine.give_back()
+    mine = OtpThrottle.take(MOBILE, "login", yesterday)
+    OtpThrottle.take(MOBILE, "verify_phone", timezone.now())  # the day turned: a fresh tally
+    mine.give_back("login")
     assert OtpThrottle.objects.get().sent_today == 1
 
 

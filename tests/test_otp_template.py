@@ -13,7 +13,7 @@ from django_huyi_sms.adapter import HuyiAdapter
 from django_huyi_sms.checks import check_settings
 from django_huyi_sms.conf import SettingsError, huyi_settings
 from django_huyi_sms.exceptions import HuyiContentError
-from django_huyi_sms.models import OtpRecord, SmsLog, SmsTemplate
+from django_huyi_sms.models import OtpRecord, OtpThrottle, SmsLog, SmsTemplate
 from django_huyi_sms.sandbox.gateway import SandboxGateway
 from django_huyi_sms.sandbox.wsgi import serve
 
@@ -100,7 +100,9 @@ def test_a_code_template_the_app_does_not_know_is_refused_before_any_call(sandbo
         with pytest.raises(HuyiContentError) as refused:
             otp.request_code(MOBILE, purpose="login")
     assert refused.value.code == 4071 and gateway.phones() == []
-    assert OtpRecord.objects.get().status == OtpRecord.Status.FAILED  # nobody has this code
+    # Checked before anything is written: no code, no SMS row, nothing counted against the number.
+    assert not OtpRecord.objects.exists() and not SmsLog.objects.exists()
+    assert otp.seconds_until_allowed(MOBILE, "login") == 0 and not OtpThrottle.objects.filter(sent_today__gt=0).exists()
 
 
 def test_a_worker_sends_a_queued_code_by_template_too(dummy_queue, sandbox, django_capture_on_commit_callbacks):

@@ -4,7 +4,6 @@ credentials, in its own format; and the whole loop through the sandbox, receipts
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.test import override_settings
@@ -17,6 +16,7 @@ from django_huyi_sms.provider import dynamic_password
 from django_huyi_sms.sandbox import get_gateway
 
 from .push_helpers import TOKEN
+from .workers import wait_for
 
 CODE_TEXT = "您的验证码是：482913。请不要把验证码泄露给其他人。"
 NOTICE = "您好，您的订单已发货，快递单号 SF1234567890，请注意查收。" * 3  # a long text: one call all the same
@@ -109,13 +109,6 @@ def test_a_reply_that_calls_the_serial_number_voiceid_is_accepted(own_products):
 # -- the whole loop through the sandbox, on loopback HTTP ----------------------------------------------
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

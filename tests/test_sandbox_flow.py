@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import random
-import time
 
 import pytest
 from django.core.management import call_command
@@ -23,6 +22,7 @@ from django_huyi_sms.sandbox.pusher import Pusher
 
 from .push_helpers import TOKEN, receipt_fields
 from .test_send import Catcher
+from .workers import wait_for
 
 # The site and the sandbox it serves answer from the live server's threads while the test
 # thread writes too: that needs a connection per thread, which is why the SQLite test database
@@ -32,44 +32,17 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 TEXT = "您的验证码是：482913。请不要把验证码泄露给其他人。"
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.fixture
 def demo_site(django_db_setup, live_server):
-    """HUYI_SMS as the example project sets it in sandbox mode, on the live server.
+    """HUYI_SMS as the example project sets it in sandbox mode (``SANDBOX_SITE``), on the live
+    server, with receipts and retries quick and the push token the tests post with themselves.
 
     ``django_db_setup`` comes first so that the (session-wide) live server starts once the test
     database exists: started earlier, it would see SQLite's ":memory:" name and share the test
     thread's connection with its own threads instead of opening one per thread.
     """
-    base = live_server.url
-    settings = {
-        "ACCOUNT": "sandbox",
-        "API_KEY": "sandbox-api-key",
-        "API_URL": f"{base}/sandbox/webservice/sms.php",
-        "PRODUCTS": {
-            "marketing": {"API_URL": f"{base}/sandbox/yx/webservice/sms.php"},
-            "voice": {"API_URL": f"{base}/sandbox/voice/webservice/voice.php"},
-        },
-        "BACKEND": "django_huyi_sms.backends.ihuyi.IhuyiBackend",
-        "CALLBACK_TOKEN": TOKEN,
-        "SANDBOX": {
-            "RECEIPT_URL": f"{base}/sms/push/receipt/?token={TOKEN}",
-            "REPLY_URL": f"{base}/sms/push/reply/?token={TOKEN}",
-            "TEMPLATE_URL": f"{base}/sms/push/template/?token={TOKEN}",
-            "RECEIPT_DELAY": 0.05,
-            "RETRY_SCALE": 0.01,
-            "UNDELIVERABLE": ["13900000000"],
-        },
-    }
-    with override_settings(HUYI_SMS=settings):
+    sandbox = {"RECEIPT_DELAY": 0.05, "RETRY_SCALE": 0.01, "UNDELIVERABLE": ["13900000000"]}
+    with override_settings(HUYI_SMS={"SANDBOX_SITE": live_server.url, "CALLBACK_TOKEN": TOKEN, "SANDBOX": sandbox}):
         yield live_server
         get_gateway().wait_idle(5)
 
@@ -124,7 +97,7 @@ def test_a_reply_from_the_phone_page_arrives_through_the_reply_push(demo_site, c
 
 
 def test_client_alone_against_the_sandbox_both_sign_modes_and_formats(demo_site):
-    url = f"{demo_site.url}/sandbox/webservice/sms.php"
+    url = f"{demo_site.url}/sms/sandbox/webservice/sms.php"
     combinations = [(sign_mode, fmt) for sign_mode in ("dynamic", "plain") for fmt in ("json", "xml")]
     for n, (sign_mode, response_format) in enumerate(combinations):
         client = IhuyiClient("sandbox", "sandbox-api-key", url, sign_mode=sign_mode, response_format=response_format)

@@ -127,7 +127,9 @@ def test_good_callback_allowed_ips_pass(value):
 
 
 def test_sms_code_backend_missing_from_authentication_backends_warns():
-    with override_settings(AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]):
+    with override_settings(
+        AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"], LOGIN_URL="huyi_sms:login"
+    ):
         [warning] = [e for e in check_settings() if e.id == "huyi_sms.W003"]
     assert warning.msg.startswith("django_huyi_sms.auth.SmsCodeBackend is not in AUTHENTICATION_BACKENDS")
     assert "will not keep the user signed in" in warning.msg

@@ -2,8 +2,9 @@
 
 One module per list: ``sends`` (``SmsLog``, its actions, the balance and the
 dashboard), ``bulk`` (bulk sends), ``pushes`` (receipts, replies, opt-outs), ``sms_templates``,
-``codes`` (one-time codes). ``base``, ``pagination`` and ``filters`` keep the
-lists fast on millions of rows; ``display``, ``charts`` and ``export`` draw.
+``codes`` (one-time codes); ``dashboard`` draws the delivery dashboard and lists it in the
+admin's index. ``base``, ``pagination`` and ``filters`` keep the lists fast on millions of
+rows; ``display``, ``charts`` and ``export`` draw.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from .base import FULL_MOBILE_PERMISSION, OwnFiltersOnlyMixin, ReadOnlyAdminMixin
 from .bulk import BulkSendAdmin
 from .codes import OtpRecordAdmin
+from .dashboard import DeliveryDashboardAdmin
 from .pushes import OptOutAdmin, StatusReceiptAdmin, UpstreamReplyAdmin
 from .sends import SmsLogAdmin
 from .sms_templates import SmsTemplateAdmin
@@ -26,4 +28,5 @@ __all__ = [
     "OptOutAdmin",
     "SmsTemplateAdmin",
     "OtpRecordAdmin",
+    "DeliveryDashboardAdmin",
 ]

@@ -16,9 +16,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..models import BulkSend, SmsLog
-from ..provider import CHINA, TIME_FORMAT
 from .base import OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin, shown_mobile
-from .display import STATUS_COLOURS, badge, excerpt
+from .display import STATUS_COLOURS, badge, china_time, excerpt, provider_result, receipt_result
 
 #: Recipients shown on one page of a bulk send.
 RECIPIENTS_PER_PAGE = 100
@@ -81,7 +80,7 @@ class BulkSendAdmin(OwnFiltersOnlyMixin, ScaleAdminMixin, ReadOnlyAdminMixin, ad
     def scheduled_for(self, obj: BulkSend) -> str:
         if obj.scheduled_at is None:
             return gettext("at once")
-        return obj.scheduled_at.astimezone(CHINA).strftime(TIME_FORMAT)
+        return china_time(obj.scheduled_at)
 
     @admin.display(description=_("batches"))
     def batching(self, obj: BulkSend) -> str:
@@ -149,8 +148,9 @@ def recipients_context(request: HttpRequest, bulk: BulkSend, site_name: str) -> 
                 "mobile": shown_mobile(request, log.mobile),
                 "status": badge(log.status, log.get_status_display()),
                 "url": reverse(f"{site_name}:huyi_sms_smslog_change", args=[log.pk]),
-                "result": f"{log.provider_code} {log.provider_msg}".strip() if log.provider_code is not None else "",
-                "receipt": f"{log.receipt_code} {log.receipt_msg}".strip(),
+                "result": provider_result(log),
+                "receipt": receipt_result(log),
+                "receipt_time": china_time(log.delivered_at),
             }
             for log in page.object_list
         ],

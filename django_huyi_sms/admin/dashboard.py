@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import stats
+from ..models import DeliveryDashboard, SmsLog
 from .charts import Point, bar_chart, line_chart
 
 if TYPE_CHECKING:
@@ -50,3 +53,34 @@ def render_dashboard(model_admin: ModelAdmin, request: HttpRequest) -> HttpRespo
         ),
     }
     return TemplateResponse(request, "admin/huyi_sms/smslog/dashboard.html", context)
+
+
+@admin.register(DeliveryDashboard)
+class DeliveryDashboardAdmin(admin.ModelAdmin):
+    """The dashboard's entry in the admin index, the app's index and the sidebar: a link, no list.
+
+    The dashboard lives beside the sends (``smslog/dashboard/``); this entry leads there, for
+    whoever may view the sends.
+    """
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.admin_site.get_model_admin(SmsLog).has_view_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name=f"{opts.app_label}_{opts.model_name}_changelist")]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:huyi_sms_smslog_dashboard"))

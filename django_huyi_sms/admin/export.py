@@ -10,6 +10,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from .. import purposes
 from ..models import SmsLog
 from ..stats import time_to_delivery
 from .base import shown_mobile
@@ -87,7 +88,7 @@ def rows(request: HttpRequest, queryset: QuerySet[SmsLog]) -> Iterator[list[str]
             _local(log.submitted_at),
             _local(log.delivered_at),
             "" if delay is None else f"{delay.total_seconds():.1f}",
-            log.purpose,
+            purposes.label(log.purpose),
             str(log.resent_from_id or ""),
             log.content,
         ]

@@ -22,6 +22,13 @@ from .base import (
     mask_raw_push,
     mobile_column,
 )
+from .display import china_time_column, mark_column, site_time_column
+
+#: The provider's times in China time, as it pushed them; the flags as neutral marks (display.mark).
+report_time = china_time_column("report_time", _("report time (China time)"))
+reply_time = china_time_column("reply_time", _("reply time (China time)"))
+duplicate = mark_column("duplicate", _("duplicate"))
+opt_out = mark_column("is_opt_out", _("opt-out"))
 
 
 def _raw_column(request: HttpRequest) -> Any:
@@ -42,8 +49,17 @@ class _PushAdminMixin(MaskedMobileMixin):
 
 @admin.register(StatusReceipt)
 class StatusReceiptAdmin(OwnFiltersOnlyMixin, _PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("received_at", "smsid", "mobile", "code", "msg", "report_time", "log", "duplicate")
-    detail_fields = ("smsid", "mobile", "code", "msg", "report_time", "received_at", "log", "duplicate", "raw")
+    list_display = (
+        site_time_column("received_at", _("received")),
+        "smsid",
+        "mobile",
+        "code",
+        "msg",
+        report_time,
+        "log",
+        duplicate,
+    )
+    detail_fields = ("smsid", "mobile", "code", "msg", report_time, "received_at", "log", duplicate, "raw")
     list_filter = ("duplicate",)
     list_select_related = ("log",)
     exact_search_fields = ("smsid", "mobile")
@@ -53,8 +69,8 @@ class StatusReceiptAdmin(OwnFiltersOnlyMixin, _PushAdminMixin, ScaleAdminMixin, 
 
 @admin.register(UpstreamReply)
 class UpstreamReplyAdmin(OwnFiltersOnlyMixin, _PushAdminMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("reply_time", "mobile", "content", "smsid", "is_opt_out", "log")
-    detail_fields = ("mobile", "content", "smsid", "reply_time", "received_at", "is_opt_out", "log", "raw")
+    list_display = (reply_time, "mobile", "content", "smsid", opt_out, "log")
+    detail_fields = ("mobile", "content", "smsid", reply_time, "received_at", opt_out, "log", "raw")
     list_filter = ("is_opt_out",)
     list_select_related = ("log",)
     exact_search_fields = ("mobile", "smsid")

@@ -30,12 +30,14 @@ _gateway: SandboxGateway | None = None
 def config_from_settings(overrides: Mapping[str, Any] | None = None) -> SandboxConfig:
     """``HUYI_SMS["SANDBOX"]`` as a :class:`SandboxConfig`, with ``overrides`` (same keys) on top.
 
-    Overrides are merged before anything is checked, so an override may
-    replace a setting that would not be usable. Raises
+    With ``SANDBOX_SITE`` set, push URLs the site leaves out point at its own push views
+    (``conf.HuyiSettings.sandbox_values``). Overrides are merged before anything is checked,
+    so an override may replace a setting that would not be usable. Raises
+    ``ImproperlyConfigured`` when the settings cannot be read, and
     :class:`SandboxConfigError` naming the field; :func:`setting_problem`
     words it for a settings file.
     """
-    return SandboxConfig.from_setting({**huyi_settings.SANDBOX, **(overrides or {})})
+    return SandboxConfig.from_setting({**huyi_settings.sandbox_values(), **(overrides or {})})
 
 
 def gateway_from_settings(

@@ -1,74 +1,70 @@
-"""The sandbox gateway inside a Django site: the provider's endpoints and a "phone" to look at.
+"""The sandbox gateway inside a Django site: the provider's endpoints and the phone pages.
 
-Thin: every answer comes from the shared gateway (``state.get_gateway``).
-The provider endpoints are CSRF-exempt, as the provider's are; the reply form
-and the template review form are not.
+Thin: every answer comes from the shared gateway (``state.get_gateway``), every
+page from ``pages.py``. The provider endpoints are CSRF-exempt, as the
+provider's are; the reply form and the template review form are not.
+
+The views serve two mounts: a site's own ``include("django_huyi_sms.sandbox.urls")``,
+always on, and the app's ``sandbox/`` (``django_huyi_sms.urls``), which passes
+``site_sandbox=True`` and answers 404 unless ``HUYI_SMS["SANDBOX_SITE"]`` is set,
+read on each request so that ``override_settings`` turns it on and off.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..template_variables import DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_ID
+from ..conf import huyi_settings
+from . import pages
 from .inbox import phone_payload
+from .pages import ReplyForm, TemplateReviewForm
+from .paths import MOBILE, Links
 from .state import get_gateway
 from .wire import read_body
 
-# The numbers the sandbox stores: mainland (11 digits) or international (country code, a space, the
-# number: "44 7400123456"), or the latter's digits run together.
-_MOBILE = re.compile(r"[0-9]{5,20}|[0-9]{1,3} [0-9]{4,17}")
+# The forms lived here before pages.py served both servers.
+__all__ = ["ReplyForm", "TemplateReviewForm", "index", "phone", "phone_json", "provider", "review_template"]
+
+View = Callable[..., HttpResponse]
 
 
-class ReplyForm(forms.Form):
-    """What the person at the phone texts back."""
+def _served(view: View) -> View:
+    """``view``, answering 404 on the app's mount while ``SANDBOX_SITE`` is empty."""
 
-    content = forms.CharField(
-        label=_("Reply"),
-        max_length=300,  # the provider's content limit
-        strip=True,
-        widget=forms.TextInput(attrs={"placeholder": _("e.g. TD to unsubscribe")}),
-    )
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, site_sandbox: bool = False, **kwargs: Any) -> HttpResponse:
+        if site_sandbox and not huyi_settings.SANDBOX_SITE:
+            raise Http404(_("The sandbox is off: HUYI_SMS['SANDBOX_SITE'] is empty."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
-class TemplateReviewForm(forms.Form):
-    """The provider's review of a template submitted with AddTemplate: approve or reject, with a reason."""
+def _links(request: HttpRequest) -> Links:
+    """The links of the mount ``request`` came through, and the way back to this site."""
+    match = request.resolver_match
+    namespace = match.namespace if match is not None else "huyi_sandbox"
+    home, login = pages.way_back()
+    return Links(reverse(f"{namespace}:index"), home=home, login=login)
 
-    APPROVE = "approve"
-    REJECT = "reject"
 
-    templateid = forms.IntegerField(label=_("Template id"), min_value=1, widget=forms.HiddenInput)
-    decision = forms.ChoiceField(label=_("Decision"), choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))])
-    msg = forms.CharField(
-        label=_("Reason"),
-        max_length=255,  # what the template push's msg may hold
-        required=False,
-        strip=True,
-        widget=forms.TextInput(attrs={"placeholder": _("e.g. the signature is not registered")}),
-    )
-
-    def __init__(self, *args: Any, templateids: set[int], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.templateids = templateids
-
-    def clean_templateid(self) -> int:
-        templateid = self.cleaned_data["templateid"]
-        if templateid not in self.templateids:
-            raise forms.ValidationError(
-                _("The sandbox has no template %(templateid)s."), params={"templateid": templateid}
-            )
-        return templateid
+def _respond(request: HttpRequest, page: pages.Page) -> HttpResponse:
+    if page.location:
+        return redirect(page.location)
+    return render(request, page.template, page.context, status=page.status)
 
 
 @csrf_exempt
+@_served
 def provider(request: HttpRequest, product: str) -> HttpResponse:
     """One of the provider's endpoints (``?method=Submit`` / ``GetNum`` / ``AddTemplate``).
 
@@ -86,78 +82,38 @@ def provider(request: HttpRequest, product: str) -> HttpResponse:
     return HttpResponse(body, content_type=content_type)
 
 
+@_served
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Every number that received a message, the latest first, with counts; and the templates to review."""
-    return _render_index(request, review_error=None, reviewed=request.GET.get("reviewed", ""))
+    return _respond(request, pages.index_page(get_gateway(), _links(request), reviewed=request.GET.get("reviewed", "")))
 
 
-def _render_index(request: HttpRequest, *, review_error: TemplateReviewForm | None, reviewed: str) -> HttpResponse:
-    gateway = get_gateway()
-    phones = [
-        {"mobile": mobile, "count": len(received), "latest": received[0] if received else None}
-        for mobile in gateway.phones()
-        for received in [gateway.messages_for(mobile)]
-    ]
-    context = {
-        "phones": phones,
-        "templates": list(reversed(gateway.templates)),  # the latest submitted first
-        "review_error": review_error,
-        "reviewed": reviewed if reviewed.isdigit() else "",
-        "template_url_set": bool(gateway.template_url),
-        "default_template_id": DEFAULT_TEMPLATE_ID,
-        "default_template": DEFAULT_TEMPLATE,
-    }
-    return render(request, "django_huyi_sms/sandbox/index.html", context, status=400 if review_error else 200)
-
-
+@_served
 @require_POST
 def review_template(request: HttpRequest) -> HttpResponse:
     """Approve or reject a template, as the provider's reviewers would; pushed to TEMPLATE_URL."""
-    gateway = get_gateway()
-    form = TemplateReviewForm(request.POST, templateids={template.templateid for template in gateway.templates})
-    if not form.is_valid():
-        return _render_index(request, review_error=form, reviewed="")
-    templateid = form.cleaned_data["templateid"]
-    approved = form.cleaned_data["decision"] == TemplateReviewForm.APPROVE
-    try:
-        gateway.review_template(templateid, approved=approved, msg=form.cleaned_data["msg"])
-    except KeyError:  # the gateway was rebuilt (its settings changed) since the form was checked
-        form.add_error("templateid", _("The sandbox has no template %(templateid)s.") % {"templateid": templateid})
-        return _render_index(request, review_error=form, reviewed="")
-    return redirect(f"{reverse('huyi_sandbox:index')}?reviewed={templateid}")
+    return _respond(request, pages.review_template(get_gateway(), _links(request), request.POST))
 
 
+@_served
 @require_http_methods(["GET", "POST"])
 def phone(request: HttpRequest, mobile: str) -> HttpResponse:
     """What ``mobile`` received, newest first, and a form to text back (pushed to REPLY_URL)."""
-    if not _MOBILE.fullmatch(mobile):
-        raise Http404(_("Not a mobile number."))
-    gateway = get_gateway()
-    status = 200
-    if request.method == "POST":
-        form = ReplyForm(request.POST)
-        if form.is_valid():
-            gateway.send_reply(mobile, form.cleaned_data["content"])
-            return redirect(f"{request.path}?replied=1")
-        status = 400
-    else:
-        form = ReplyForm()
-    context = {
-        "mobile": mobile,
-        "sms_messages": gateway.messages_for(mobile),
-        "replies": gateway.replies_for(mobile),
-        "latest_code": gateway.latest_code(mobile),
-        "form": form,
-        "replied": request.GET.get("replied") == "1",
-        "reply_url_set": bool(gateway.reply_url),
-    }
-    return render(request, "django_huyi_sms/sandbox/phone.html", context, status=status)
+    data = request.POST if request.method == "POST" else None
+    try:
+        page = pages.phone_page(
+            get_gateway(), _links(request), mobile, data=data, replied=request.GET.get("replied") == "1"
+        )
+    except pages.NotAPhone:
+        raise Http404(_("Not a mobile number.")) from None
+    return _respond(request, page)
 
 
+@_served
 @require_GET
 def phone_json(request: HttpRequest, mobile: str) -> JsonResponse:
     """What ``mobile`` received, as JSON (the same as the standalone server's ``/phone/<mobile>.json``)."""
-    if not _MOBILE.fullmatch(mobile):
+    if not MOBILE.fullmatch(mobile):
         raise Http404(_("Not a mobile number."))
     return JsonResponse(phone_payload(get_gateway(), mobile), json_dumps_params={"ensure_ascii": False})

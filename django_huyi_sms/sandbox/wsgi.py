@@ -2,7 +2,9 @@
 
 :func:`make_app` serves the provider's endpoint paths (:data:`~.wire.ROUTES`)
 for GET and POST, exactly as ihuyi does, plus ``GET /phone/<mobile>.json`` with
-the messages a number "received". :func:`serve` runs it on a threaded
+the messages a number "received"; any other path goes to ``pages``, a WSGI app
+of its own (``standalone.pages_app``: the phone pages, which need Django's
+templates), or is answered 404. :func:`serve` runs it on a threaded
 ``wsgiref`` server in a daemon thread; tests and ``manage.py huyi_sandbox``
 use it::
 
@@ -26,9 +28,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .gateway import SandboxGateway
 from .inbox import phone_payload
+from .paths import MOBILE, PHONE_JSON
 from .wire import ROUTES, read_body
 
-__all__ = ["make_app", "serve"]
+__all__ = ["BodyTooLarge", "WSGIApp", "answer", "make_app", "not_allowed", "read_form", "serve"]
 
 logger = logging.getLogger("django_huyi_sms.sandbox")
 
@@ -36,59 +39,60 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # A marketing Submit may list thousands of numbers; nothing legitimate is bigger than this.
 _MAX_BODY_BYTES = 2 * 1024 * 1024
-# A mainland number, or an international one as stored ("44 7400123456"; PATH_INFO is decoded).
-_PHONE_JSON = re.compile(r"phone/([0-9+ ]{1,24})\.json")
+_PHONE_JSON = re.compile(PHONE_JSON)
 
 
-def make_app(gateway: SandboxGateway) -> WSGIApp:
-    """A WSGI application answering the provider's endpoints from ``gateway``."""
+def make_app(gateway: SandboxGateway, pages: WSGIApp | None = None) -> WSGIApp:
+    """A WSGI application answering the provider's endpoints from ``gateway``, and other paths from ``pages``."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").lstrip("/")
         request_method = environ.get("REQUEST_METHOD", "GET").upper()
         phone = _PHONE_JSON.fullmatch(path)
-        if phone is not None:
+        if phone is not None and MOBILE.fullmatch(phone.group("mobile")):
             if request_method != "GET":
-                return _not_allowed(start_response, ("GET",))
-            body = json.dumps(phone_payload(gateway, phone.group(1)), ensure_ascii=False).encode("utf-8")
-            return _answer(start_response, "200 OK", "application/json; charset=utf-8", body)
+                return not_allowed(start_response, ("GET",))
+            body = json.dumps(phone_payload(gateway, phone.group("mobile")), ensure_ascii=False).encode("utf-8")
+            return answer(start_response, "200 OK", "application/json; charset=utf-8", body)
         product = ROUTES.get(path)
         if product is None:
-            return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
+            if pages is not None:
+                return pages(environ, start_response)
+            return answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
         if request_method not in ("GET", "POST"):
-            return _not_allowed(start_response, ("GET", "POST"))
+            return not_allowed(start_response, ("GET", "POST"))
 
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True, encoding="utf-8"))
         try:
-            form = _read_form(environ) if request_method == "POST" else {}
-        except _BodyTooLarge:
-            return _answer(start_response, "413 Content Too Large", "text/plain; charset=utf-8", b"too large\n")
+            form = read_form(environ) if request_method == "POST" else {}
+        except BodyTooLarge:
+            return answer(start_response, "413 Content Too Large", "text/plain; charset=utf-8", b"too large\n")
         method = query.get("method") or form.get("method", "")
         content_type, body = gateway.handle(
             product, method, {**query, **form}, remote_addr=environ.get("REMOTE_ADDR", "")
         )
-        return _answer(start_response, "200 OK", content_type, body)
+        return answer(start_response, "200 OK", content_type, body)
 
     return app
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """A request body over the size limit: answer 413."""
 
 
-def _read_form(environ: dict[str, Any]) -> dict[str, str]:
+def read_form(environ: dict[str, Any]) -> dict[str, str]:
     """The body's fields, read as the provider reads them (``wire.read_body``: form-encoded, multipart, raw)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > _MAX_BODY_BYTES:
-        raise _BodyTooLarge
+        raise BodyTooLarge
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
     return read_body(environ.get("CONTENT_TYPE", ""), raw)
 
 
-def _answer(
+def answer(
     start_response: Callable[..., Any],
     status: str,
     content_type: str,
@@ -99,9 +103,9 @@ def _answer(
     return [body]
 
 
-def _not_allowed(start_response: Callable[..., Any], allowed: tuple[str, ...]) -> list[bytes]:
+def not_allowed(start_response: Callable[..., Any], allowed: tuple[str, ...]) -> list[bytes]:
     headers = [("Allow", ", ".join(allowed))]
-    return _answer(
+    return answer(
         start_response, "405 Method Not Allowed", "text/plain; charset=utf-8", b"method not allowed\n", headers
     )
 
@@ -122,14 +126,19 @@ class _QuietHandler(WSGIRequestHandler):
         logger.debug("sandbox server: " + format, *args)
 
 
-def serve(gateway: SandboxGateway, host: str = "127.0.0.1", port: int = 0) -> tuple[WSGIServer, threading.Thread]:
-    """Serve ``gateway`` on ``host:port`` from a daemon thread; return the server and the thread.
+def serve(
+    gateway: SandboxGateway, host: str = "127.0.0.1", port: int = 0, pages: WSGIApp | None = None
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``gateway`` (and ``pages``, see :func:`make_app`) on ``host:port`` from a daemon thread;
+    return the server and the thread.
 
     ``port=0`` picks a free port: read it from ``server.server_address[1]``.
     Stop with ``server.shutdown(); server.server_close()``. Raises
     ``OSError`` when the address cannot be bound.
     """
-    server = make_server(host, port, make_app(gateway), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    server = make_server(
+        host, port, make_app(gateway, pages), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
     # A short poll interval: shutdown() waits for it, and tests start and stop servers often.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="huyi-sandbox-server", daemon=True

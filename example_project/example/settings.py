@@ -5,11 +5,12 @@ sandbox gateway built into django-huyi-sms, so it needs no ihuyi account and no
 network. Each of these, when set, switches one thing to the real world:
 
 - ``HUYI_SMS_ACCOUNT`` / ``HUYI_SMS_API_KEY`` / ``HUYI_SMS_API_URL``: a real ihuyi
-  account (setting the account turns the sandbox off);
+  account (setting the account turns the sandbox off; the URL is used only with an account);
 - ``HUYI_SMS_CALLBACK_TOKEN``: the secret the push URLs carry;
 - ``DATABASE_URL`` (needs dj-database-url) and ``REDIS_URL``;
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``;
-- ``DEMO_SITE_URL``: where this site runs, if not http://127.0.0.1:8000.
+- ``DEMO_SITE_URL``: where this site runs, if not http://127.0.0.1:8000, or ``DEMO_PORT``
+  (``make demo PORT=8123`` sets it) for http://127.0.0.1:<port>.
 """
 
 import os
@@ -144,48 +145,43 @@ STATIC_URL = "static/"
 
 # --- django-huyi-sms ---------------------------------------------------------
 
-# Where this site answers; the sandbox endpoints and push URLs below live on it.
-DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
-# No ihuyi account given: send to the sandbox gateway served by this same site
-# (example/urls.py mounts it at sandbox/ only in this mode).
+def demo_site_url() -> str:
+    """Where this site answers: DEMO_SITE_URL, else http://127.0.0.1:DEMO_PORT (8000 by default)."""
+    if os.environ.get("DEMO_SITE_URL", "").strip():
+        return os.environ["DEMO_SITE_URL"].strip().rstrip("/")
+    port = os.environ.get("DEMO_PORT", "").strip() or "8000"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ImproperlyConfigured(f"DEMO_PORT must be a port number, 1 to 65535, not {port!r}")
+    return f"http://127.0.0.1:{int(port)}"
+
+
+# Where this site answers: with no account, the sandbox the app serves there (sms/sandbox/),
+# and where the sandbox pushes receipts back to.
+DEMO_SITE_URL = demo_site_url()
+
+# No ihuyi account given: send to the sandbox gateway served by this same site.
 USE_SANDBOX = not os.environ.get("HUYI_SMS_ACCOUNT")
 
 # Site-wide caps on one-time codes, against SMS pumping (docs/operations.md): a few times the
 # busiest hour and day this site expects. Past them codes are refused and ADMINS are mailed once.
 CODE_CAPS = {"SITE_HOURLY_LIMIT": 200, "SITE_DAILY_LIMIT": 1000}
 
-# A made-up token is only acceptable while everything stays on this machine.
-CALLBACK_TOKEN = os.environ.get("HUYI_SMS_CALLBACK_TOKEN") or ("demo-callback-token" if USE_SANDBOX else "")
-
 if USE_SANDBOX:
     HUYI_SMS = {
-        "ACCOUNT": "sandbox",
-        "API_KEY": "sandbox-api-key",
-        "API_URL": os.environ.get("HUYI_SMS_API_URL") or f"{DEMO_SITE_URL}/sandbox/webservice/sms.php",
-        "PRODUCTS": {
-            "marketing": {"API_URL": f"{DEMO_SITE_URL}/sandbox/yx/webservice/sms.php"},
-            "voice": {"API_URL": f"{DEMO_SITE_URL}/sandbox/voice/webservice/voice.php"},
-            "voice_notice": {"API_URL": f"{DEMO_SITE_URL}/sandbox/vm/webservice/voice.php"},
-            "international": {"API_URL": f"{DEMO_SITE_URL}/sandbox/isms/webservice/isms.php"},
-        },
+        # The one line: the sandbox's endpoints, account, push URLs and a development push token
+        # (unless HUYI_SMS_CALLBACK_TOKEN gives one) all follow from where this site answers.
+        "SANDBOX_SITE": DEMO_SITE_URL,
+        "CALLBACK_TOKEN": os.environ.get("HUYI_SMS_CALLBACK_TOKEN", ""),
         # The sign-in and reset pages offer "receive a voice call instead" 30 s after an SMS code:
         # the sandbox speaks the code on its phone page.
         "OTP": {**CODE_CAPS, "VOICE_FALLBACK_AFTER": 30},
-        "CALLBACK_TOKEN": CALLBACK_TOKEN,
-        "SANDBOX": {
-            "ACCOUNTS": {"sandbox": "sandbox-api-key"},
-            # The app's push endpoints (sms/push/…), as the provider's console would be set up.
-            "RECEIPT_URL": f"{DEMO_SITE_URL}/sms/push/receipt/?token={CALLBACK_TOKEN}",
-            "REPLY_URL": f"{DEMO_SITE_URL}/sms/push/reply/?token={CALLBACK_TOKEN}",
-            "TEMPLATE_URL": f"{DEMO_SITE_URL}/sms/push/template/?token={CALLBACK_TOKEN}",
-        },
     }
 else:
     HUYI_SMS = {
         "ACCOUNT": os.environ["HUYI_SMS_ACCOUNT"],
         "API_KEY": os.environ.get("HUYI_SMS_API_KEY", ""),
-        "CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "CALLBACK_TOKEN": os.environ.get("HUYI_SMS_CALLBACK_TOKEN", ""),
         "OTP": CODE_CAPS,
     }
     if os.environ.get("HUYI_SMS_API_URL"):

@@ -73,8 +73,8 @@ class ExampleSite:
         return done.stdout
 
     def phone(self, mobile: str) -> dict[str, Any]:
-        """What the sandbox phone ``mobile`` received (``/sandbox/phone/<mobile>.json``)."""
-        with urllib.request.urlopen(f"{self.url}/sandbox/phone/{mobile}.json", timeout=10) as response:
+        """What the sandbox phone ``mobile`` received (``/sms/sandbox/phone/<mobile>.json``)."""
+        with urllib.request.urlopen(f"{self.url}/sms/sandbox/phone/{mobile}.json", timeout=10) as response:
             return json.loads(response.read().decode("utf-8"))
 
     def wait_for_code(self, mobile: str, *, after: str | None = None, timeout: float = 15.0) -> str:

@@ -21,7 +21,7 @@ def test_send_from_the_home_page_then_read_it_on_the_sandbox_phone(example_site,
     # The home page now shows this send's row: submitted, with ihuyi's smsid.
     assert re.search(r"\d{6,}", page.locator("dl.result").inner_text())
 
-    page.goto(f"{example_site.url}/sandbox/phone/{mobile}/")
+    page.goto(f"{example_site.url}/sms/sandbox/phone/{mobile}/")
     assert TEXT in page.locator(".message .content").first.inner_text()
     assert page.locator(".code").inner_text() == "271828"
     page.screenshot(path=str(artifacts_dir / "demo-sandbox-phone.png"), full_page=True)

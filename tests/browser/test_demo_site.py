@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from django_huyi_sms.conf import SANDBOX_CALLBACK_TOKEN
+
 pytestmark = pytest.mark.browser
 
 CHINA = timezone(timedelta(hours=8))
@@ -39,7 +41,7 @@ def test_a_receipt_pushed_while_another_request_writes_is_stored_at_the_first_pu
             "report_time": datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
         }
         request = urllib.request.Request(
-            f"{example_site.url}/sms/push/receipt/?token=demo-callback-token",
+            f"{example_site.url}/sms/push/receipt/?token={SANDBOX_CALLBACK_TOKEN}",
             data=urllib.parse.urlencode(fields).encode(),
         )
         try:

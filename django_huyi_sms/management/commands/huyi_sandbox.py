@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...conf import huyi_settings
 from ...sandbox.config import SandboxConfig, SandboxConfigError
 from ...sandbox.gateway import SandboxGateway
 from ...sandbox.inbox import SandboxMessage
+from ...sandbox.pages import way_back
+from ...sandbox.paths import Links
+from ...sandbox.standalone import pages_app
 from ...sandbox.state import config_from_settings, setting_problem
 from ...sandbox.wire import ROUTES
 from ...sandbox.wsgi import serve
@@ -51,8 +57,10 @@ class Command(BaseCommand):
         if not 0 <= port <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {port}")
         gateway = SandboxGateway(_config(options), on_message=self._print_message)
+        origin = _site_origin(gateway)
+        home, login = way_back(origin) if origin else ("", "")
         try:
-            server, thread = serve(gateway, host, port)
+            server, thread = serve(gateway, host, port, pages=pages_app(gateway, Links("/", home=home, login=login)))
         except OSError as exc:
             gateway.close()
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -74,7 +82,8 @@ class Command(BaseCommand):
         write("Endpoints (?method=Submit, GetNum, AddTemplate):")
         for route, product in ROUTES.items():
             write(f"  {product:<13} {base_url}/{route}")
-        write(f"Messages a phone received: {base_url}/phone/<mobile>.json")
+        write(f"Phone pages (what each number received, and its latest code): {base_url}/")
+        write(f"  one number: {base_url}/phone/<mobile>/   as JSON: {base_url}/phone/<mobile>.json")
         write("Accounts (sandbox keys, valid for every product):")
         for account, key in gateway.accounts.items():
             write(f"  APIID {account}   APIKEY {key}   balance {gateway.balance(account)}")
@@ -98,10 +107,27 @@ def _config(options: dict[str, Any]) -> SandboxConfig:
     overrides = {name.upper(): options[name] for name in _OVERRIDES if options.get(name) is not None}
     try:
         return config_from_settings(overrides)
+    except ImproperlyConfigured as exc:  # HUYI_SMS itself has an error (manage.py check names it)
+        raise CommandError(str(exc)) from None
     except SandboxConfigError as exc:
         if exc.field is not None and exc.setting in overrides:
             raise CommandError(f"--{exc.field.replace('_', '-')} {exc.problem}") from None
         raise CommandError(setting_problem(exc)) from None
+
+
+def _site_origin(gateway: SandboxGateway) -> str:
+    """Where the site this sandbox serves answers: ``SANDBOX_SITE``, else where receipts go; ``""``: unknown.
+
+    The pages link back to it (its home page, the app's sign-in page).
+    """
+    try:
+        site = huyi_settings.SANDBOX_SITE
+    except ImproperlyConfigured:
+        site = ""
+    if site:
+        return str(site)
+    parts = urlsplit(gateway.receipt_url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.scheme and parts.netloc else ""
 
 
 def _url_host(host: str) -> str:

@@ -53,6 +53,6 @@ class Command(BaseCommand):
         if mobile:
             self.stdout.write(f"  Mobile:    {mobile}  (sign in with an SMS code: {site}{reverse('huyi_sms:login')})")
         if settings.USE_SANDBOX:
-            sandbox = f"{site}{reverse('huyi_sandbox:index')}"
+            sandbox = f"{site}{reverse('huyi_sms:sandbox:index')}"
             self.stdout.write(f"  Sandbox:   {sandbox}  (the phones: what each number received)")
         self.stdout.write("")
