@@ -126,7 +126,10 @@ def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
         SmsLog.objects.filter(mobile=event.mobile, status=SmsLog.Status.QUEUED).update(receipt_waiting=True)
         log = _sent_with(event.smsid, event.mobile) or match_unknown(event.mobile)
     if log is not None:
-        _match(receipt.pk, log.pk)
+        # Every receipt of this send still unlinked, not only this one: an earlier try of this push
+        # may have been stored and then cut off by the database (answered 503), which makes this
+        # try a duplicate; the original must not stay unmatched beside it.
+        match_pending_receipts(log)
         receipt.refresh_from_db()
     else:
         logger.info("receipt for unknown smsid %s (%s) kept for later", event.smsid, mask_mobile(event.mobile))
@@ -156,6 +159,7 @@ def match_unknown(mobile: str) -> SmsLog | None:
     smsids = list(
         StatusReceipt.objects.filter(mobile=mobile, log__isnull=True, received_at__gte=since)
         .exclude(smsid__in=known_smsids)
+        .order_by()  # without the model's ordering, which DISTINCT would count: two copies are one smsid
         .values_list("smsid", flat=True)
         .distinct()[:2]
     )
@@ -290,7 +294,9 @@ def apply_template_review(event: TemplateEvent) -> tuple[SmsTemplate, bool]:
         changed = templates.exclude(status=new_status, review_msg=event.msg[:255]).update(
             status=new_status, review_msg=event.msg[:255], reviewed_at=timezone.now()
         )
-    template = templates.earliest("pk")  # there is one: it existed, or was created above
+        # Read in the transaction: should the read fail, the change is undone with it, and the
+        # provider's retry makes it (and sends the signal) again; read after, it would be lost.
+        template = templates.earliest("pk")  # there is one: it existed, or was created above
     if changed:
         signals.template_reviewed.send(sender=SmsTemplate, template=template)
     return template, bool(changed)
