@@ -1,0 +1,259 @@
+"""The database goes away in the middle of a push or of a send's recording.
+
+Each path is run once whole to count its statements, then once per statement with that
+statement failing as a lost connection, a closed one, a statement timeout, a deadlock, a
+serialization failure or a locked SQLite file would make it fail (``faults.every_cut``). The
+tests say what must hold whatever the statements are, so they hold for any version of the code:
+
+* a push answers 503, never ``success``, so the provider pushes it again; it leaves nothing
+  half-way (a receipt linked to its send moves the send's status with it: the raw push may be
+  kept on its own first, as ``receipts.py`` promises, but never a status without its receipt or
+  a linked receipt without its status); the provider's retry then applies it exactly once;
+* a send whose recording fails after the provider accepted it is never sent again: it ends
+  ``unknown`` (``huyi_requeue``) and its receipt moves it on.
+
+On PostgreSQL the same cuts are made for real too: the connection is killed under the request
+(``pg_terminate_backend``), or a statement waits on a lock past ``lock_timeout``.
+
+The tests run outside a test transaction (``transaction=True``), in autocommit as a site does:
+what a push commits before the cut stays committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.dispatch import Signal
+from django.test import override_settings
+
+import django_huyi_sms
+from django_huyi_sms import signals
+from django_huyi_sms.backends.locmem import LocmemBackend
+from django_huyi_sms.exceptions import HuyiTransportError
+from django_huyi_sms.models import OptOut, SmsLog, SmsTemplate, StatusReceipt, UpstreamReply
+from django_huyi_sms.provider import SubmitResult
+
+from .faults import DATABASE_FAULTS, cut_statement, every_cut
+from .push_helpers import post_form, receipt_fields
+from .test_queue import run_queued_tasks
+from .test_send import CODE_TEXT, Catcher
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MOBILE = "13800138000"
+SMSID = "880001"
+FINAL = (SmsLog.Status.DELIVERED, SmsLog.Status.UNDELIVERED)
+
+#: The quick form cuts with one error of each class (a push must answer 503 to both); the soak form
+#: (``make soak``) with every message a driver gives for them too.
+QUICK_FAULTS = ("connection lost", "connection closed")
+each_fault = pytest.mark.parametrize(
+    "fault", [pytest.param(name, marks=() if name in QUICK_FAULTS else pytest.mark.slow) for name in DATABASE_FAULTS]
+)
+
+
+class AcceptedAs(LocmemBackend):
+    """The provider accepts every message with the smsid :data:`SMSID`."""
+
+    def send(self, message):
+        result = super().send(message)
+        return SubmitResult(code=result.code, msg=result.msg, smsid=SMSID)
+
+
+class AnswerLost(LocmemBackend):
+    """The request leaves and no answer comes: the send is ``unknown``."""
+
+    def send(self, message):
+        django_huyi_sms.outbox.append(message)
+        raise HuyiTransportError(None, detail="no answer within 10s")
+
+
+def with_backend(backend: type) -> override_settings:
+    return override_settings(HUYI_SMS={"BACKEND": backend, "CALLBACK_TOKEN": "test-callback-token"})
+
+
+def push_cut_everywhere(
+    client,
+    name: str,
+    fields: dict[str, str],
+    fault: str,
+    *,
+    reset: Callable[[], object],
+    check_whole: Callable[[], object],
+    signal: Signal,
+    check_applied: Callable[[list[dict[str, Any]]], object],
+) -> None:
+    """Push ``fields`` to ``name`` with each of its statements failing in turn.
+
+    Each cut push answers 503 and leaves the tables whole (``check_whole``); the provider's retries
+    then answer ``success`` and apply the push once: ``check_applied`` gets the calls of ``signal``
+    over the cut push and the retries together (the cut may come after the change was announced).
+    """
+
+    def push() -> None:
+        response = post_form(client, name, fields)
+        assert response.content == b"success", response.content
+
+    for at in every_cut(push, reset):
+        with Catcher(signal) as heard:
+            with cut_statement(at, DATABASE_FAULTS[fault]) as cut:
+                response = post_form(client, name, fields)
+            assert cut.fired, f"statement {at} was never reached"
+            where = f"cut at statement {at} of {cut.count}: {cut.statements[at - 1][:120]}"
+            assert (response.status_code, response.content) == (503, b"temporarily unavailable"), where
+            check_whole()
+            for _ in range(2):  # the provider's next tries: applied now, and the third changes nothing
+                response = post_form(client, name, fields)
+                assert (response.status_code, response.content) == (200, b"success"), where
+        try:
+            check_applied(heard.calls)
+        except AssertionError as failure:
+            raise AssertionError(f"{where}: {failure}") from failure
+
+
+# -- delivery receipts -----------------------------------------------------------------------------
+
+
+def receipt_linked_only_with_its_status(log: SmsLog) -> Callable[[], None]:
+    def check() -> None:
+        log.refresh_from_db()
+        linked = StatusReceipt.objects.filter(log=log).exists()
+        assert linked == (log.status in FINAL), (log.status, list(StatusReceipt.objects.values("log", "duplicate")))
+        assert log.receipt_code == ("2" if linked else "")
+
+    return check
+
+
+def applied_once(log: SmsLog) -> Callable[[list[dict[str, Any]]], None]:
+    def check(changed: list[dict[str, Any]]) -> None:
+        log.refresh_from_db()
+        assert (log.status, log.smsid, log.receipt_code) == (SmsLog.Status.DELIVERED, SMSID, "2")
+        stored = list(StatusReceipt.objects.filter(smsid=SMSID).values_list("log", "duplicate"))
+        assert [duplicate for _log, duplicate in stored].count(False) == 1, stored  # one original
+        assert {linked for linked, _duplicate in stored} == {log.pk}, stored  # none left unmatched
+        assert [(call["log"].pk, call["new_status"]) for call in changed] == [(log.pk, SmsLog.Status.DELIVERED)]
+
+    return check
+
+
+@each_fault
+def test_a_receipt_for_a_known_send(client, fault):
+    with with_backend(AcceptedAs):
+        log = django_huyi_sms.send_sms(MOBILE, CODE_TEXT)
+
+    def reset() -> None:
+        StatusReceipt.objects.all().delete()
+        SmsLog.objects.filter(pk=log.pk).update(status="submitted", receipt_code="", receipt_msg="", delivered_at=None)
+
+    push_cut_everywhere(
+        client, "receipt_push", receipt_fields(SMSID), fault, reset=reset,
+        check_whole=receipt_linked_only_with_its_status(log),
+        signal=signals.sms_status_changed, check_applied=applied_once(log),
+    )
+
+
+@each_fault
+def test_a_receipt_that_names_an_unknown_send_by_its_number(client, fault):
+    with with_backend(AnswerLost):
+        log = django_huyi_sms.send_sms(MOBILE, CODE_TEXT, fail_silently=True)
+    assert (log.status, log.smsid) == (SmsLog.Status.UNKNOWN, "")
+
+    def reset() -> None:
+        StatusReceipt.objects.all().delete()
+        SmsLog.objects.filter(pk=log.pk).update(
+            status="unknown", smsid="", receipt_code="", receipt_msg="", delivered_at=None
+        )
+
+    push_cut_everywhere(
+        client, "receipt_push", receipt_fields(SMSID), fault, reset=reset,
+        check_whole=receipt_linked_only_with_its_status(log),
+        signal=signals.sms_status_changed, check_applied=applied_once(log),
+    )
+
+
+@each_fault
+def test_a_receipt_that_beats_the_answer_to_its_send(client, fault, dummy_queue):
+    """The send is queued: the receipt is kept whatever statement fails, and the worker's answer
+    applies it once."""
+    with with_backend(AcceptedAs):
+        log = django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT)
+    (task,) = dummy_queue.results
+
+    def reset() -> None:
+        StatusReceipt.objects.all().delete()
+        SmsLog.objects.filter(pk=log.pk).update(
+            status="queued", smsid="", claimed_at=None, attempts=0, receipt_waiting=False,
+            receipt_code="", receipt_msg="", delivered_at=None,
+        )
+        dummy_queue.results[:] = [task]
+
+    def worker_applies_it_once(changed: list[dict[str, Any]]) -> None:
+        assert changed == []  # not yet: the send has no smsid
+        assert StatusReceipt.objects.filter(log__isnull=False).count() == 0
+        with with_backend(AcceptedAs), Catcher(signals.sms_status_changed) as worker:
+            assert run_queued_tasks(dummy_queue) == 1
+        applied_once(log)(worker.calls)
+        assert SmsLog.objects.get(pk=log.pk).attempts == 1
+
+    push_cut_everywhere(
+        client, "receipt_push", receipt_fields(SMSID), fault, reset=reset,
+        check_whole=receipt_linked_only_with_its_status(log),
+        signal=signals.sms_status_changed, check_applied=worker_applies_it_once,
+    )
+
+
+# -- replies and template reviews ------------------------------------------------------------------
+
+
+@each_fault
+def test_an_opt_out_reply(client, fault):
+    with with_backend(AcceptedAs):
+        log = django_huyi_sms.send_sms(MOBILE, "新品上市 回T退订", product="marketing")
+    fields = {"mobilephone": MOBILE, "content": "TD", "smsid": SMSID, "reply_time": "2026-11-25 10:01:00"}
+
+    def reset() -> None:
+        OptOut.objects.all().delete()
+        UpstreamReply.objects.all().delete()
+
+    def check_whole() -> None:
+        replies = list(UpstreamReply.objects.all())
+        optouts = list(OptOut.objects.all())
+        assert len(replies) == len(optouts) <= 1  # a reply is stored with its opt-out, or neither is
+        assert all(optout.reply == replies[0] for optout in optouts)
+
+    def applied(received: list[dict[str, Any]]) -> None:
+        reply = UpstreamReply.objects.get()
+        assert (reply.log, reply.is_opt_out) == (log, True)
+        assert OptOut.objects.get().reply == reply
+        assert [call["reply"].pk for call in received] == [reply.pk]
+
+    push_cut_everywhere(
+        client, "reply_push", fields, fault, reset=reset, check_whole=check_whole,
+        signal=signals.reply_received, check_applied=applied,
+    )
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["submitted here", "added in the console"])
+@each_fault
+def test_a_template_review(client, fault, known):
+    fields = {"code": "2", "msg": "审核通过", "templateid": "4242"}
+
+    def reset() -> None:
+        SmsTemplate.objects.all().delete()
+        if known:
+            SmsTemplate.objects.create(product="sms", templateid=4242, content="您的验证码是：【变量】。")
+
+    def check_whole() -> None:
+        assert SmsTemplate.objects.count() == int(known) or SmsTemplate.objects.get().status == "approved"
+
+    def applied(reviewed: list[dict[str, Any]]) -> None:
+        template = SmsTemplate.objects.get()
+        assert (template.templateid, template.status, template.review_msg) == (4242, "approved", "审核通过")
+        assert [call["template"].pk for call in reviewed] == [template.pk]  # heard once: not lost, not twice
+
+    push_cut_everywhere(
+        client, "template_push", fields, fault, reset=reset, check_whole=check_whole,
+        signal=signals.template_reviewed, check_applied=applied,
+    )
