@@ -178,6 +178,44 @@ DATABASE_FAULTS = {
 }
 
 
+#: Real faults, on PostgreSQL: run in place of the cut statement, they fail as the server would make
+#: it fail. The connection killed under the statement; a lock that is never granted (a second
+#: connection holds it: :func:`hold_advisory_lock`) past ``lock_timeout``; ``statement_timeout``.
+#: The settings last for the session (outside a transaction): :func:`reset_session` undoes them.
+ADVISORY_LOCK = 20261207
+POSTGRES_FAULTS = {
+    "killed (PostgreSQL)": "SELECT pg_terminate_backend(pg_backend_pid())",
+    "lock timeout (PostgreSQL)": f"SET lock_timeout = '50ms'; SELECT pg_advisory_lock({ADVISORY_LOCK})",
+    "statement timeout (PostgreSQL)": "SET statement_timeout = '50ms'; SELECT pg_sleep(30)",
+}
+
+
+@contextmanager
+def hold_advisory_lock() -> Iterator[None]:
+    """Hold :data:`ADVISORY_LOCK` from a connection of its own for the block."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
+        yield
+
+
+def reset_session() -> None:
+    """Undo what a PostgreSQL fault set for the session; a killed connection is reopened."""
+    connection.close_if_unusable_or_obsolete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout; RESET statement_timeout")
+
+
 class StatementCut:
     """A ``connection.execute_wrapper``: counts the statements run and fails the ``at``-th one (1, 2, …).
 
@@ -219,11 +257,13 @@ class StatementCut:
 
 
 @contextmanager
-def cut_statement(
-    at: int | None = None, fault: Callable[[], Exception] = DATABASE_FAULTS["connection lost"], *, instead: str | None = None
-) -> Iterator[StatementCut]:
-    """Within the block, the default connection's ``at``-th statement fails (see :class:`StatementCut`)."""
-    cut = StatementCut(at, fault, instead=instead)
+def cut_statement(at: int | None = None, fault: str = "connection lost") -> Iterator[StatementCut]:
+    """Within the block, the default connection's ``at``-th statement fails as ``fault`` (a name in
+    :data:`DATABASE_FAULTS`, simulated, or :data:`POSTGRES_FAULTS`, real). See :class:`StatementCut`."""
+    if fault in POSTGRES_FAULTS:
+        cut = StatementCut(at, instead=POSTGRES_FAULTS[fault])
+    else:
+        cut = StatementCut(at, DATABASE_FAULTS[fault])
     with connection.execute_wrapper(cut):
         yield cut
 

@@ -21,12 +21,13 @@ what a push commits before the cut stays committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import Error as DatabaseFailure
+from django.db import connection
 from django.dispatch import Signal
 from django.test import override_settings
 from django.utils import timezone
@@ -47,7 +48,7 @@ from django_huyi_sms.models import (
 )
 from django_huyi_sms.provider import SubmitResult
 
-from .faults import DATABASE_FAULTS, cut_statement, every_cut
+from .faults import DATABASE_FAULTS, POSTGRES_FAULTS, cut_statement, every_cut, hold_advisory_lock, reset_session
 from .push_helpers import post_form, receipt_fields
 from .test_queue import run_queued_tasks
 from .test_send import CODE_TEXT, Catcher
@@ -58,12 +59,30 @@ MOBILE = "13800138000"
 SMSID = "880001"
 FINAL = (SmsLog.Status.DELIVERED, SmsLog.Status.UNDELIVERED)
 
-#: The quick form cuts with one error of each class (a push must answer 503 to both); the soak form
-#: (``make soak``) with every message a driver gives for them too.
+#: The quick form cuts with one error of each class (a push must answer 503 to both) and, on
+#: PostgreSQL, with real faults; the soak form (``make soak``) with every message a driver gives too.
 QUICK_FAULTS = ("connection lost", "connection closed")
-each_fault = pytest.mark.parametrize(
-    "fault", [pytest.param(name, marks=() if name in QUICK_FAULTS else pytest.mark.slow) for name in DATABASE_FAULTS]
-)
+
+
+def _fault(name: str) -> Any:
+    return pytest.param(name, marks=() if name in QUICK_FAULTS or name in POSTGRES_FAULTS else pytest.mark.slow)
+
+
+each_fault = pytest.mark.parametrize("fault", [_fault(name) for name in [*DATABASE_FAULTS, *POSTGRES_FAULTS]])
+
+
+@pytest.fixture(autouse=True)
+def _real_faults_on_postgresql(request) -> Iterator[None]:
+    """A real fault needs PostgreSQL, and the lock timeout a lock held elsewhere the whole test."""
+    fault = getattr(request.node, "callspec", None) and request.node.callspec.params.get("fault")
+    if fault not in POSTGRES_FAULTS:
+        yield
+        return
+    if connection.vendor != "postgresql":
+        pytest.skip("a real database fault needs PostgreSQL: set DATABASE_URL")
+    with hold_advisory_lock():
+        yield
+    reset_session()
 
 
 class AcceptedAs(LocmemBackend):
@@ -110,9 +129,10 @@ def push_cut_everywhere(
 
     for at in every_cut(push, reset):
         with Catcher(signal) as heard:
-            with cut_statement(at, DATABASE_FAULTS[fault]) as cut:
+            with cut_statement(at, fault) as cut:
                 response = post_form(client, name, fields)
             assert cut.fired, f"statement {at} was never reached"
+            reset_session()
             where = f"cut at statement {at} of {cut.count}: {cut.statements[at - 1][:120]}"
             assert (response.status_code, response.content) == (503, b"temporarily unavailable"), where
             check_whole()
@@ -351,12 +371,13 @@ def cut_everywhere(path: Callable[[], object], fault: str, *, prepare: Callable[
             prepare()
 
     for at in every_cut(path, reset):
-        with with_backend(AcceptedPerNumber), cut_statement(at, DATABASE_FAULTS[fault]) as cut:
+        with with_backend(AcceptedPerNumber), cut_statement(at, fault) as cut:
             try:
                 path()
             except DatabaseFailure:
                 pass
         assert cut.fired, f"statement {at} was never reached"
+        reset_session()  # as a request's end, or a worker between tasks, closes a connection that broke
         yield cut
 
 
