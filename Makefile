@@ -1,6 +1,7 @@
 # make demo  - run the example site on SQLite + the sandbox gateway, http://127.0.0.1:8000
 # make test  - the whole suite (SQLite; again on PostgreSQL when DATABASE_URL is set)
 # make bench - the benchmarks
+# make soak  - only the slow forms (-m slow: fuzzing, every database fault) on PostgreSQL; CI may skip it
 # make lint  - ruff and mypy
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-compat bench lint messages clean venv browser
+.PHONY: demo test test-compat bench soak lint messages clean venv browser
 
 venv: $(STAMP)
 
@@ -60,6 +61,15 @@ bench: $(STAMP)
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/test; fi; \
 	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_bench}; \
 	$(PY) -m pytest benchmarks -s --timeout=0 $(PYTEST_ARGS)
+
+# The slow forms of the suites (make test runs them too, with the rest), on their own and on
+# PostgreSQL when it answers, in a test database of their own.
+soak: $(STAMP)
+	@if [ -z "$$DATABASE_URL" ] && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/test; fi; \
+	if [ -z "$$DATABASE_URL" ]; then echo "no PostgreSQL here: the soak runs on SQLite"; fi; \
+	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_soak}; \
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 messages: $(STAMP)
 	cd django_huyi_sms && ../$(PY) -m django makemessages -l zh_Hans -l en --settings=tests.settings --pythonpath=..
