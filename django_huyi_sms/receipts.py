@@ -181,7 +181,9 @@ def match_pending_receipts(log: SmsLog) -> int:
     """Apply the receipts that arrived for ``log`` before its smsid was recorded.
 
     Called by ``sending.py`` when a marked send (``receipt_waiting``) records its smsid, and after
-    the commit of a send made inside a transaction. Returns how many receipts were matched.
+    the commit of a send made inside a transaction; and for each receipt push whose send is
+    known (that push's receipt, and any an earlier, failed try of it left unmatched). Returns
+    how many receipts were matched.
     """
     if not log.smsid:
         return 0
