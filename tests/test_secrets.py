@@ -31,8 +31,8 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 import urllib.request
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -53,7 +53,6 @@ from django_huyi_sms.sandbox.wsgi import serve
 from .faults import FaultyProvider, http_reply
 from .flow_helpers import PASSWORD, make_user
 from .push_helpers import TOKEN, post_form, receipt_fields
-from .test_queue import run_queued_tasks
 from .test_sandbox_flow import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
