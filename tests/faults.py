@@ -13,6 +13,9 @@ Each connection is answered by the ``mode`` a test sets:
 ``hang_from=N``: from the N-th request on, whatever the mode, hang (to kill a worker mid-batch).
 
 ``requests`` counts the requests that arrived whole; ``bodies`` keeps them.
+
+And a database that goes away mid-path: :func:`cut_statement` fails the N-th statement of a block
+(simulated errors, or real ones on PostgreSQL), :func:`every_cut` yields each N of a path.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ tests say what must hold whatever the statements are, so they hold for any versi
 * a send whose recording fails after the provider accepted it is never sent again: it ends
   ``unknown`` (``huyi_requeue``) and its receipt moves it on.
 
-On PostgreSQL the same cuts are made for real too: the connection is killed under the request
-(``pg_terminate_backend``), or a statement waits on a lock past ``lock_timeout``.
+On PostgreSQL the same cuts are made for real too: the connection is killed under the statement
+(``pg_terminate_backend``), a statement waits on a lock held elsewhere past ``lock_timeout``, or
+runs past ``statement_timeout``.
 
 The tests run outside a test transaction (``transaction=True``), in autocommit as a site does:
 what a push commits before the cut stays committed.
