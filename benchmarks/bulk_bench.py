@@ -168,6 +168,7 @@ def _summarised(results: list[dict]) -> dict:
         "messages_per_second": NUMBERS / median["seconds"],
         "submits_per_second": median["submits"] / median["seconds"],
         "messages_per_second_range": [NUMBERS / ordered[-1]["seconds"], NUMBERS / ordered[0]["seconds"]],
+        "messages_per_second_rounds": [NUMBERS / result["seconds"] for result in results],
         "peak_rss_mib": [max(values) for values in zip(*(result["peak_rss_mib"] for result in results), strict=True)],
         "rounds": len(results),
     }

@@ -302,7 +302,8 @@ class Collector:
             "every ratio, the median of its rounds (lowest–highest), against its target =="
         ]
         rows = [
-            [section.title, ratio.name, f"{ratio.median:.2f}×", f"({ratio.spread})", f"{ratio.rounds} rounds",
+            [section.title, ratio.name, f"{ratio.median:.2f}×", f"({ratio.spread})",
+             f"{ratio.rounds} round{'' if ratio.rounds == 1 else 's'}",
              ratio.goal, ratio.verdict]
             for section, ratio in self.ratios
         ]
@@ -555,8 +556,9 @@ def _svg(chart: Chart) -> str:
                 low, above = s.spreads[point_index]
                 parts.append(f'<path d="M{cx - 4:.1f} {y_at(low):.1f}h8M{cx:.1f} {y_at(low):.1f}V{y_at(above):.1f}'
                              f'M{cx - 4:.1f} {y_at(above):.1f}h8" stroke="#212529" fill="none"/>')
-            parts.append(f'<text x="{cx:.1f}" y="{y_at(max(y, above)) - 5:.1f}" text-anchor="middle" font-size="9" '
-                         f'fill="{colour}">{number(y)}</text>')
+            if len(chart.series) <= 3:  # more would write over each other: the page's table has them
+                parts.append(f'<text x="{cx:.1f}" y="{y_at(max(y, above)) - 5:.1f}" text-anchor="middle" '
+                             f'font-size="9" fill="{colour}">{number(y)}</text>')
         if chart.kind == "line" and len(centres) > 1:
             parts.append(f'<polyline points="{" ".join(centres)}" fill="none" stroke="{colour}" stroke-width="2"/>')
     for index, (label, value) in enumerate(chart.references):
