@@ -319,17 +319,17 @@ class Collector:
                      f"{os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores")
         return lines
 
-    def write(self, doc: Path | None = None) -> list[Path]:
+    def write(self, doc: Path | None = None, source: Path = DOC, artifacts: Path = ARTIFACTS) -> list[Path]:
         """Write the measured sections, their charts and the summary into ``doc``. Returns the files written.
 
         ``doc``: docs/benchmarks.md, or under BENCH_QUICK a copy of it in test-artifacts/ (the
-        smoke run's figures do not belong in the docs)."""
+        smoke run's figures do not belong in the docs). ``source``: the page it starts from."""
         if not self.sections:
             return []
         if doc is None:
-            doc = ARTIFACTS / "benchmarks.md" if QUICK else DOC
+            doc = artifacts / "benchmarks.md" if QUICK else source
         doc.parent.mkdir(parents=True, exist_ok=True)
-        text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+        text = source.read_text(encoding="utf-8") if source.exists() else "# Benchmarks\n"
         info = machine()
         machine_line = f"{info['cpu']}, {info['cores']} cores, {info['memory']}"
         written = []
@@ -343,8 +343,8 @@ class Collector:
                 written.append(path)
         text = _replace(text, SUMMARY, "Results", "\n".join(self._summary_markdown(text, info)), first=True)
         doc.write_text(text, encoding="utf-8")
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "bench-report.json").write_text(
+        artifacts.mkdir(exist_ok=True)
+        (artifacts / "bench-report.json").write_text(
             json.dumps(
                 {"quick": QUICK, "machine": info, "load": [self.load_start[0], os.getloadavg()[0]],
                  "sections": {key: asdict(section) for key, section in self.sections.items()}},
@@ -542,7 +542,9 @@ def _svg(chart: Chart) -> str:
         colour = PALETTE[index % len(PALETTE)]
         legend.append((s.label, colour, False))
         centres = []
-        for point_index, (x, y) in enumerate(s.points):
+        order = sorted(range(len(s.points)), key=lambda i: x_at(s.points[i][0]))  # a line runs left to right
+        for point_index in order:
+            x, y = s.points[point_index]
             if chart.kind == "bars":
                 cx = x_at(x) - group * 0.35 + bar * (index + 0.5)
                 parts.append(f'<rect x="{cx - bar / 2 + 1:.1f}" y="{y_at(y):.1f}" width="{bar - 2:.1f}" '
