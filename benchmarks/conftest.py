@@ -24,6 +24,10 @@ def postgres() -> None:
         )
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    report.collector.test_started()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not report.collector.sections:
         return

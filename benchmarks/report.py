@@ -239,7 +239,10 @@ class Section:
     def chart(self, key: str, title: str = "", x_label: str = "", y_label: str = "", **options: str) -> Chart:
         """The chart ``key`` of this section, made on first use (another benchmark may add series to it)."""
         for chart in self.charts:
-            if chart.key == key:
+            if chart.key == key:  # the first to name its title and axes names them for all
+                chart.title, chart.x_label, chart.y_label = chart.title or title, chart.x_label or x_label, chart.y_label or y_label
+                for name, value in options.items():
+                    setattr(chart, name, value)
                 return chart
         chart = Chart(key, title, x_label, y_label, **options)  # type: ignore[arg-type]
         self.charts.append(chart)
@@ -285,10 +288,15 @@ class Collector:
         self.sections: dict[str, Section] = {}
         self.started = datetime.now(UTC)
         self.load_start = os.getloadavg()
+        self.test_load = self.load_start[0]
+
+    def test_started(self) -> None:
+        """A benchmark starts: its section's load average is counted from here (conftest calls it)."""
+        self.test_load = os.getloadavg()[0]
 
     def section(self, key: str, title: str) -> Section:
         if key not in self.sections:
-            self.sections[key] = Section(key, title)
+            self.sections[key] = Section(key, title, load=[self.test_load, os.getloadavg()[0]])
         return self.sections[key]
 
     @property
@@ -359,7 +367,7 @@ class Collector:
         lines = [
             f"The last run{' (`make bench-quick`: smoke-test sizes)' if QUICK else ''}: "
             f"{self.started.isoformat(timespec='seconds').replace('T', ' ')}, sections "
-            + ", ".join(f"[{section.title}](#{_anchor(section.title)})" for section in self.sections.values()
+            + ", ".join(_link(text, section) for section in self.sections.values()
                         if section.ratios or section.figures or section.tables)
             + ".",
             "",
@@ -389,6 +397,14 @@ class Collector:
 
 def _load(values: Sequence[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _link(text: str, section: Section) -> str:
+    """A link to ``section`` under the heading its block sits under on the page (its title if none)."""
+    at = text.find(_begin(section.key))
+    headings = re.findall(r"^#+ (.+)$", text[: at if at >= 0 else len(text)], flags=re.M)
+    heading = headings[-1].strip() if headings else section.title
+    return f"[{heading}](#{_anchor(heading)})"
 
 
 def _anchor(title: str) -> str:

@@ -44,7 +44,7 @@ def report_bulk(section: report.Section, result: dict) -> None:
             count, median_spread(run["messages_per_second_rounds"]), f"{run['submits_per_second']:.1f}",
             f"{run['seconds']:.1f}", ", ".join(f"{value:.0f} MiB" for value in run["peak_rss_mib"]),
         ])
-        section.figure(Figure.of(f"{count} worker(s), messages a second", run["messages_per_second_rounds"], "/s"))
+        section.figure(Figure.of(f"{count} worker(s), messages a second", run["messages_per_second_rounds"], "messages/s"))
     section.table(
         ["workers", "messages a second (lowest–highest round)", "Submits a second", "seconds, from the call to the "
          "last row submitted (median round)", "peak RSS per worker"],

@@ -180,3 +180,28 @@ def test_a_bar_chart_groups_its_series_by_category_and_a_log_chart_spaces_rows_b
     xs = [float(point.split(",")[0]) for point in line.get("points").split()]
     assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2) == pytest.approx(xs[3] - xs[2], abs=0.2)
     assert {"1k", "10k", "100k", "1M"} <= {element.text for element in ET.fromstring(rows.svg()).iter(f"{SVG}text")}
+
+
+def test_the_summary_links_a_section_by_the_heading_its_block_sits_under(tmp_path: Path):
+    source = tmp_path / "benchmarks.md"
+    source.write_text(
+        "# Benchmarks\n\n## The admin against Django's own changelist\n\n"
+        "<!-- bench:admin-stock begin (written by make bench) -->\n\n<!-- bench:admin-stock end -->\n",
+        encoding="utf-8",
+    )
+    collector = Collector()
+    collector.section("admin-stock", "Admin vs stock").ratio(Ratio("ours / stock", 1.1, 1.0, 1.2, 5, 1.5, "≤"))
+    collector.write(source, source=source, artifacts=tmp_path)
+    assert "[The admin against Django's own changelist](#the-admin-against-djangos-own-changelist)" in source.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_a_chart_another_benchmark_adds_to_first_takes_its_title_from_the_one_that_names_it():
+    collector = Collector()
+    collector.section("admin-scale", "Admin").chart("admin-rows").add("stock: list", [(1_000, 300.0)])
+    chart = collector.section("admin-scale", "Admin").chart("admin-rows", "The admin against rows", "rows", "ms", x_scale="log")
+    chart.add("list", [(1_000, 250.0)])
+    assert (chart.title, chart.x_label, chart.x_scale) == ("The admin against rows", "rows", "log")
+    assert [series.label for series in chart.series] == ["stock: list", "list"]
+    assert len(collector.sections["admin-scale"].charts) == 1

@@ -170,6 +170,8 @@ def report_memory(section: report.Section, result: dict) -> None:
         f"{messages:,} messages queued with `enqueue_sms()`, {result['per_transaction']} to a transaction, while "
         f"{result['workers']} Celery workers send them (PostgreSQL, Redis); VmHWM of each process.",
     )
+    section.figure(Figure(f"enqueuing process, peak RSS over {messages:,} messages", at_end["enqueuer"], "MiB"))
+    section.figure(Figure(f"workers, peak RSS over {messages:,} messages (the larger)", max(at_end["workers"]), "MiB"))
     section.figure(Figure("enqueuing", result["enqueue_seconds"], "s"))
     section.figure(Figure("queued to the last one submitted", result["seconds"], "s"))
     section.figure(Figure("end to end", messages / result["seconds"], "messages/s"))
