@@ -116,6 +116,12 @@ class Ratio:
         return f"{self.low:.2f}–{self.high:.2f}"
 
     @property
+    def shown(self) -> str:
+        """The median to two places, or as many more as it takes not to read as the target it misses or meets."""
+        places = next((p for p in range(2, 6) if f"{self.median:.{p}f}" != f"{self.target:.{p}f}"), 2)
+        return f"{self.median:.{places}f}×"
+
+    @property
     def goal(self) -> str:
         return f"{self.direction} {self.target:g}×"
 
@@ -254,7 +260,14 @@ class Section:
         for table in self.tables:
             lines += [*table.markdown(), ""]
         if self.ratios:
-            lines += [*Table(["ratio", "median (lowest–highest round)", "rounds", "target", "holds"], [[r.name, f"{r.median:.2f}× ({r.spread})", str(r.rounds), r.goal, "yes" if r.holds else "**no**"] for r in self.ratios]).markdown(), ""]
+            lines += [
+                *Table(
+                    ["ratio", "median (lowest–highest round)", "rounds", "target", "holds"],
+                    [[r.name, f"{r.shown} ({r.spread})", str(r.rounds), r.goal, "yes" if r.holds else "**no**"]
+                     for r in self.ratios],
+                ).markdown(),
+                "",
+            ]
         if self.figures:
             lines += [*Table(["figure", "value"], [[f.name, f.text] for f in self.figures]).markdown(), ""]
         lines += [f"![{chart.title}]({chart.filename})\n" for chart in self.charts]
@@ -310,7 +323,7 @@ class Collector:
             "every ratio, the median of its rounds (lowest–highest), against its target =="
         ]
         rows = [
-            [section.title, ratio.name, f"{ratio.median:.2f}×", f"({ratio.spread})",
+            [section.title, ratio.name, ratio.shown, f"({ratio.spread})",
              f"{ratio.rounds} round{'' if ratio.rounds == 1 else 's'}",
              ratio.goal, ratio.verdict]
             for section, ratio in self.ratios
@@ -389,7 +402,7 @@ class Collector:
             for raw in data["ratios"]:
                 ratio = Ratio(**raw)
                 lines.append(
-                    f"| {data['title']} | {ratio.name} | {ratio.median:.2f}× | {ratio.spread} | {ratio.rounds} | "
+                    f"| {data['title']} | {ratio.name} | {ratio.shown} | {ratio.spread} | {ratio.rounds} | "
                     f"{ratio.goal} | {'yes' if ratio.holds else '**no**'} | {data['when'][:10]} |"
                 )
         return lines
@@ -565,8 +578,8 @@ def _svg(chart: Chart) -> str:
                 cx = x_at(x) - group * 0.35 + bar * (index + 0.5)
                 parts.append(f'<rect x="{cx - bar / 2 + 1:.1f}" y="{y_at(y):.1f}" width="{bar - 2:.1f}" '
                              f'height="{TOP + plot_h - y_at(y):.1f}" fill="{colour}"/>')
-            else:
-                cx = x_at(x)
+            else:  # series side by side at one x, a few pixels apart, so their whiskers do not hide each other
+                cx = x_at(x) + 7 * (index - (len(chart.series) - 1) / 2)
                 parts.append(f'<circle cx="{cx:.1f}" cy="{y_at(y):.1f}" r="3" fill="{colour}"/>')
             centres.append(f"{cx:.1f},{y_at(y):.1f}")
             above = y

@@ -26,6 +26,7 @@ from benchmarks.harness import ARTIFACTS, ROOT, machine, pg_available
 from benchmarks.report import Figure, Ratio, number
 
 SOAK_RATE, SOAK_SECONDS = 500, 60
+CONCURRENCIES = report.sized((1, 4, 16), (2, 8))
 
 
 def _needs_site() -> None:
@@ -77,12 +78,16 @@ def summary_lines(result: dict) -> list[str]:
 
 def test_receipt_pushes_against_bare_views():
     _needs_site()
-    result = _run("bench", *report.sized((), ("--per-round", "200", "--rounds", "3")))
-    _write("bench-receipts.json", result)
-    print("\n" + "\n".join(summary_lines(result)))
-    report_receipts([result])
-    assert result["errors"] == {"ours": 0, "durable": 0, "update": 0}
-    assert result["sends_left_unapplied"] == 0
+    results = []
+    for concurrency in CONCURRENCIES:  # the chart of receipts a second against pushes in flight
+        result = _run("bench", "--concurrency", str(concurrency), *report.sized((), ("--per-round", "200", "--rounds", "3")))
+        _write(f"bench-receipts-{concurrency}.json", result)
+        print("\n" + "\n".join(summary_lines(result)))
+        results.append(result)
+    report_receipts(results)
+    for result in results:
+        assert result["errors"] == {"ours": 0, "durable": 0, "update": 0}
+        assert result["sends_left_unapplied"] == 0
 
 
 @pytest.mark.slow

@@ -205,3 +205,11 @@ def test_a_chart_another_benchmark_adds_to_first_takes_its_title_from_the_one_th
     assert (chart.title, chart.x_label, chart.x_scale) == ("The admin against rows", "rows", "log")
     assert [series.label for series in chart.series] == ["stock: list", "list"]
     assert len(collector.sections["admin-scale"].charts) == 1
+
+
+def test_a_median_that_would_round_to_its_target_is_shown_with_the_places_that_tell_them_apart():
+    assert Ratio("A / B", 0.5996, 0.5, 0.7, 3, 0.6).shown == "0.5996×"
+    assert Ratio("A / B", 0.604, 0.5, 0.7, 3, 0.6).shown == "0.604×"
+    assert Ratio("A / B", 0.6, 0.5, 0.7, 3, 0.6).shown == "0.60×"
+    assert Ratio("A / B", 0.5996, 0.5, 0.7, 3, 0.6).verdict == "DOES NOT HOLD"
+    assert Ratio("A / B", 0.93, 0.9, 0.95, 3, 0.9).shown == "0.93×"
