@@ -79,10 +79,10 @@ test-compat: $(COMPAT_STAMP)
 	  $(COMPAT_VENV)/bin/python -m pytest -m "not ($(ONCE) or slow)" $(PYTEST_ARGS); \
 	fi
 
+# The bench extra (gunicorn for the receipt benchmark, django-phone-verify for the codes') on top.
 BENCH_STAMP := $(VENV)/.bench-installed
 
-# The bench extra: django-phone-verify to compare codes with, gunicorn to serve receipts.
-$(BENCH_STAMP): $(STAMP) pyproject.toml
+$(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	@touch $(BENCH_STAMP)
 

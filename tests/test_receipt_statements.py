@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 import django_huyi_sms
 from django_huyi_sms import signals
+from django_huyi_sms.backends.locmem import LocmemBackend
 from django_huyi_sms.models import SmsLog, StatusReceipt
 
-from .push_helpers import post_form, receipt_fields
+from .push_helpers import TOKEN, post_form, receipt_fields
 from .test_send import Catcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,11 +31,12 @@ class Cost:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.commits = 0
+        self.active = False
         self.in_transaction: list[bool] = []
         original = connection.commit
 
         def commit() -> None:
-            self.commits += 1
+            self.commits += self.active
             original()
 
         monkeypatch.setattr(connection, "commit", commit)
@@ -45,12 +48,14 @@ class Cost:
         return execute(sql, params, many, context)
 
     def __enter__(self) -> Cost:
+        self.active = True
         self.capture.__enter__()
         self._wrapper = connection.execute_wrapper(self._watch)
         self._wrapper.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.active = False
         self._wrapper.__exit__(*exc)
         self.capture.__exit__(*exc)
 
@@ -135,23 +140,28 @@ def test_a_receipt_for_an_unknown_send_that_learned_its_smsid_is_three_statement
 
 
 def test_an_early_receipt_is_five_statements_and_the_sender_applies_it(client, cost):
-    """The send is in flight (queued, no smsid): the receipt is stored and the send marked in one
-    transaction, then it is looked for by smsid and as an unknown send, after the commit."""
-    log = SmsLog.objects.create(mobile="13800138000", content=TEXT)
+    """The send is in flight (queued, no smsid) when its receipt comes: the receipt is stored and the
+    send marked in one transaction, then looked for by smsid and as an unknown send, after the commit.
+    The sender then finds the mark and applies the receipt."""
     push(client, "warm-up", mobile="13900139000")
-    with cost() as spent:
-        push(client, "555")
+    seen = {}
+
+    class EarlyReceipt(LocmemBackend):
+        def send(self, message):
+            with cost() as spent:
+                push(client, "555", mobile=message.mobile)
+            seen["spent"], seen["waiting"] = spent, SmsLog.objects.get(mobile=message.mobile).receipt_waiting
+            seen["linked"] = StatusReceipt.objects.get(smsid="555").log_id
+            result = super().send(message)
+            return type(result)(code=result.code, msg=result.msg, smsid="555")
+
+    with override_settings(HUYI_SMS={"BACKEND": EarlyReceipt, "CALLBACK_TOKEN": TOKEN}):
+        with Catcher(signals.sms_status_changed) as changed:
+            log = django_huyi_sms.send_sms("13800138000", TEXT)
+    spent = seen["spent"]
     assert spent.verbs() == ["UPDATE", "INSERT", "UPDATE", "SELECT", "SELECT"], spent.statements
     assert spent.in_transaction == [True, True, True, False, False] and spent.commits == 1
-    assert SmsLog.objects.get(pk=log.pk).receipt_waiting
-    assert StatusReceipt.objects.get(smsid="555").log_id is None
-
-    # The sender's answer comes: it finds the mark, records the smsid and applies the receipt.
-    from django_huyi_sms import sending
-    from django_huyi_sms.provider import SubmitResult
-
-    with Catcher(signals.sms_status_changed) as changed:
-        sending._record_submitted(log, SubmitResult(code=2, msg="提交成功", smsid="555"))
+    assert seen["waiting"] is True and seen["linked"] is None
     assert [(c["old_status"], c["new_status"]) for c in changed.calls] == [("submitted", "delivered")]
     assert StatusReceipt.objects.get(smsid="555").log_id == log.pk
     assert (SmsLog.objects.get(pk=log.pk).status, log.status) == ("delivered", "delivered")
