@@ -213,3 +213,23 @@ def test_a_median_that_would_round_to_its_target_is_shown_with_the_places_that_t
     assert Ratio("A / B", 0.6, 0.5, 0.7, 3, 0.6).shown == "0.60×"
     assert Ratio("A / B", 0.5996, 0.5, 0.7, 3, 0.6).verdict == "DOES NOT HOLD"
     assert Ratio("A / B", 0.93, 0.9, 0.95, 3, 0.9).shown == "0.93×"
+
+
+def test_the_stock_change_list_benchmarks_results_go_to_its_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from benchmarks import report
+    from benchmarks.report_admin_stock import report_admin_stock
+
+    monkeypatch.setattr(report, "collector", Collector())
+    spread = {"wall": (40.0, 38.0, 45.0), "cpu": (30.0, 29.0, 31.0)}
+    result = {
+        "rows": 1_000, "page": 100, "pages_a_round": 10, "rounds": 15, "target": 1.5, "database": "postgresql",
+        "ms_a_page": {"ours": spread, "stock": spread, "bare": spread},
+        "ratio": {"wall": {"stock": (1.2, 1.1, 1.6), "bare": (1.5, 1.4, 1.7)},
+                  "cpu": {"stock": (1.6, 1.5, 1.7), "bare": (1.9, 1.8, 2.0)}},
+    }
+    section = report_admin_stock(result)
+    assert [(r.name, r.holds) for r in section.ratios] == [
+        ("ours / stock change list, wall-clock time", True), ("ours / stock change list, CPU time", False),
+    ]
+    assert report.collector.sections["admin-stock"] is section
+    assert len(section.charts[0].series) == 3
