@@ -3,7 +3,7 @@
 # make test-compat - the oldest supported pair, Django 5.2 LTS on Python 3.11 (SQLite, PostgreSQL)
 # make bench - every benchmark: each ratio against its target, the results in docs/benchmarks.md
 # make bench-quick - every benchmark at smoke-test sizes, in a few minutes
-# make soak  - receipts at 500/s for a minute through gunicorn
+# make soak  - the slow forms (-m slow: fuzzing, every database fault) and receipts at 500/s for a minute, on PostgreSQL
 # make lint  - ruff and mypy
 # make dist  - the sdist and the wheel in dist/, checked by twine
 # make docs  - the docs site in site/ (MkDocs, strict: a broken link or anchor fails), and docs/openapi.yaml
@@ -102,8 +102,14 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	@export BENCH_QUICK=1; $(BENCH_RUN) -m "not slow" $(PYTEST_ARGS)
 
-# Receipts pushed at 500/s for 60 s through gunicorn on PostgreSQL: no error, each applied once.
+# The slow forms of the suites (make test runs them too, with the rest) and the receipt soak
+# (500/s for 60 s through gunicorn), on PostgreSQL when it answers, in a test database of their own.
 soak: $(BENCH_STAMP)
+	@if [ -z "$$DATABASE_URL" ] && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/test; fi; \
+	if [ -z "$$DATABASE_URL" ]; then echo "no PostgreSQL here: the soak runs on SQLite"; fi; \
+	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_soak}; \
+	$(PY) -m pytest -m slow $(PYTEST_ARGS) && \
 	$(PY) -m pytest benchmarks/test_receipts.py -m slow -s --timeout=0 $(PYTEST_ARGS)
 
 # The docs extra (MkDocs, Material, drf-spectacular for the schema) on top of the dev virtualenv.

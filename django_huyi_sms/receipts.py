@@ -180,6 +180,12 @@ def apply_receipt(event: ReceiptEvent) -> StatusReceipt:
                     receipt_waiting=True
                 )
             elif status in _OPEN_STATUSES:
+                if receipt.duplicate:
+                    # An earlier try of this push was stored, then cut off by the database (answered
+                    # 503) before its send was found: the original must not stay unmatched beside it.
+                    StatusReceipt.objects.using(alias).filter(
+                        smsid=event.smsid, mobile=event.mobile, log__isnull=True
+                    ).update(log_id=receipt.log_id)
                 moved = _move(receipt, connection, log_pk=receipt.log_id, status=status)
     for change in moved:
         _announce(receipt, change)
@@ -301,6 +307,7 @@ def match_unknown(mobile: str) -> SmsLog | None:
     smsids = list(
         StatusReceipt.objects.filter(mobile=mobile, log__isnull=True, received_at__gte=since)
         .exclude(smsid__in=known_smsids)
+        .order_by()  # without the model's ordering, which DISTINCT would count: two copies are one smsid
         .values_list("smsid", flat=True)
         .distinct()[:2]
     )
@@ -322,7 +329,9 @@ def match_pending_receipts(log: SmsLog) -> int:
     """Apply the receipts that arrived for ``log`` before its smsid was recorded.
 
     Called by ``sending.py`` when a marked send (``receipt_waiting``) records its smsid, and after
-    the commit of a send made inside a transaction. Returns how many receipts were matched.
+    the commit of a send made inside a transaction; and for each receipt push whose send is
+    known (that push's receipt, and any an earlier, failed try of it left unmatched). Returns
+    how many receipts were matched.
     """
     if not log.smsid:
         return 0
@@ -540,7 +549,9 @@ def apply_template_review(event: TemplateEvent) -> tuple[SmsTemplate, bool]:
         changed = templates.exclude(status=new_status, review_msg=event.msg[:255]).update(
             status=new_status, review_msg=event.msg[:255], reviewed_at=timezone.now()
         )
-    template = templates.earliest("pk")  # there is one: it existed, or was created above
+        # Read in the transaction: should the read fail, the change is undone with it, and the
+        # provider's retry makes it (and sends the signal) again; read after, it would be lost.
+        template = templates.earliest("pk")  # there is one: it existed, or was created above
     if changed:
         signals.template_reviewed.send(sender=SmsTemplate, template=template)
     return template, bool(changed)

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import Error as DatabaseFailure
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from rest_framework import exceptions as drf_exceptions
@@ -132,7 +133,9 @@ class PushView(APIView):
         if isinstance(exc, drf_exceptions.APIException):
             detail = exc.detail if isinstance(exc.detail, str) else "bad request"
             return _plain(str(detail), exc.status_code)
-        if isinstance(exc, DatabaseError):
+        # Error, not DatabaseError: a connection that went away is an InterfaceError, which
+        # the DB-API does not count among DatabaseErrors; it too is a push the provider must retry.
+        if isinstance(exc, DatabaseFailure):
             logger.exception("%s push not stored; answering 503 so the provider retries", self.kind)
             return _plain("temporarily unavailable", 503)
         raise exc
