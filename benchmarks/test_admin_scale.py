@@ -1,13 +1,14 @@
-"""The sends admin at 1,000 and at 1,000,000 rows: the page must not take more than twice as long.
+"""The sends admin at 1,000, 10,000, 100,000 and 1,000,000 rows. Target: the page at a million rows
+within twice its time at a thousand (said, not asserted: reported through ``benchmarks/report.py``).
 
 Rows are made by the database itself (``INSERT … SELECT … FROM generate_series``),
 committed, then ``VACUUM ANALYZE``d so the planner sees the table as it would in
-production. The thousand-row times are taken before the million rows go in and
-again after they are deleted, and averaged, so a machine that gets busier or
-quieter during the run does not decide the result. Each page is asked for several times through Django's test client
-as a signed-in superuser and the median time is kept, with the median time
-its SQL took beside it; the times are printed (run with ``-s``) and written to
-``test-artifacts/bench-admin-scale.txt``.
+production. The thousand-row times are taken before the other rows go in and
+again after they are deleted: the ratio is quoted against both (its two rounds), so a
+machine that gets busier or quieter during the run does not decide the result. Each page
+is asked for several times through Django's test client as a signed-in superuser and the
+median time is kept, with the median time its SQL took beside it.
+``BENCH_QUICK=1``: 1,000 and 10,000 rows, fewer requests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import statistics
 import time
 from datetime import timedelta
-from pathlib import Path
+from itertools import pairwise
 
 import pytest
 from django.contrib.auth.models import User
@@ -25,11 +26,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from benchmarks import report
+from benchmarks.report import Ratio
 from django_huyi_sms import balances
 
-SMALL, LARGE = 1_000, 1_000_000
-REPEATS = 21
-RESULTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "bench-admin-scale.txt"
+SIZES = report.sized((1_000, 10_000, 100_000, 1_000_000), (1_000, 10_000))
+SMALL, LARGE = SIZES[0], SIZES[-1]
+REPEATS = report.sized(21, 5)
 # Searched for: row 500's number and row 700's smsid. Each finds one row at either size, so
 # both sizes render the same page and only the lookup can differ.
 MOBILE = f"138{500 * 7919 % 1000003:08d}"
@@ -101,24 +104,28 @@ def measure(client: Client) -> dict[str, tuple[float, float]]:
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: VACUUM ANALYZE cannot run inside a transaction
-def test_the_sends_admin_at_a_million_rows_is_within_twice_its_time_at_a_thousand(postgres):
+def test_the_sends_admin_from_a_thousand_to_a_million_rows(postgres):
+    section = report.section("admin-scale", "The sends admin at scale")
     client = Client()
     client.force_login(User.objects.create_superuser("bench", "bench@example.com", "bench-pw"))
     balances.forget_balances()
     fill(1, SMALL)
     before = measure(client)
-    started = time.perf_counter()
-    fill(SMALL + 1, LARGE)
-    fill_seconds = time.perf_counter() - started
+    sizes: dict[int, dict[str, tuple[float, float]]] = {}
+    fill_seconds = 0.0
+    for previous, size in pairwise(SIZES):
+        started = time.perf_counter()
+        fill(previous + 1, size)
+        fill_seconds += time.perf_counter() - started
+        sizes[size] = measure(client)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM huyi_sms_smslog")
         assert cursor.fetchone()[0] == LARGE
-    large = measure(client)
     # The searches really find what they look for.
     url = reverse("admin:huyi_sms_smslog_changelist")
     assert len(client.get(url, {"q": MOBILE}).context["cl"].result_list) == 1
     assert len(client.get(url, {"q": SMSID}).context["cl"].result_list) == 1
-    # The filters really filter, and a page of them is full at a million rows.
+    # The filters really filter, and a page of them is full at the largest size.
     for params, field, value in (
         ({"product__exact": "marketing"}, "product", "marketing"),
         ({"purpose": "order"}, "purpose", "order"),
@@ -126,8 +133,10 @@ def test_the_sends_admin_at_a_million_rows_is_within_twice_its_time_at_a_thousan
         shown = client.get(url, params).context["cl"].result_list
         assert len(shown) == 50 and {getattr(log, field) for log in shown} == {value}
     week = client.get(url, past_seven_days()).context["cl"]
-    assert len(week.result_list) == 50 and not week.paginator.count_is_exact  # over 100,000 rows in the week
-    # Back to a thousand rows and measure again: the baseline is the mean of before and after,
+    assert len(week.result_list) == 50
+    if LARGE >= 1_000_000:
+        assert not week.paginator.count_is_exact  # over 100,000 rows in the week
+    # Back to a thousand rows and measure again: the ratio is quoted against before and after,
     # so that the machine getting busier or quieter meanwhile does not decide the result.
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM huyi_sms_smslog WHERE id IN (SELECT id FROM huyi_sms_smslog ORDER BY id OFFSET %s)",
@@ -137,24 +146,29 @@ def test_the_sends_admin_at_a_million_rows_is_within_twice_its_time_at_a_thousan
     small = {
         name: ((before[name][0] + after[name][0]) / 2, (before[name][1] + after[name][1]) / 2) for name in before
     }
+    report_admin(section, {SMALL: small, **sizes}, before, after, fill_seconds)
 
-    lines = [
-        f"PostgreSQL {connection.pg_version}; median of {REPEATS} requests, page (SQL) in ms; "
-        f"filling {LARGE - SMALL:,} rows took {fill_seconds:.1f}s; "
-        f"{SMALL:,}-row times are the mean of before ({', '.join(f'{v[0]:.0f}' for v in before.values())}) "
-        f"and after ({', '.join(f'{v[0]:.0f}' for v in after.values())})"
-    ]
-    lines += [
-        f"{name:18} {SMALL:>9,} rows: {small[name][0]:6.1f} ({small[name][1]:4.1f})"
-        f"   {LARGE:>9,} rows: {large[name][0]:6.1f} ({large[name][1]:4.1f})"
-        f"   ratio {large[name][0] / small[name][0]:.2f}"
-        for name in small
-    ]
-    report = "\n".join(lines)
-    print("\n" + report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(report + "\n", encoding="utf-8")
-    for name in small:
-        assert large[name][0] <= 2 * small[name][0], (
-            f"{name}: {large[name][0]:.1f} ms at {LARGE:,} rows vs {small[name][0]:.1f} ms at {SMALL:,}"
-        )
+
+def report_admin(
+    section: report.Section,
+    sizes: dict[int, dict[str, tuple[float, float]]],
+    before: dict[str, tuple[float, float]],
+    after: dict[str, tuple[float, float]],
+    fill_seconds: float,
+) -> None:
+    """The page (SQL) times at every size, the largest against the smallest, and the chart of page against rows."""
+    large = sizes[LARGE]
+    section.table(
+        ["page", *(f"{size:,} rows" for size in sizes)],
+        [[name, *(f"{times[name][0]:.0f} ({times[name][1]:.1f})" for times in sizes.values())] for name in before],
+        f"PostgreSQL {connection.pg_version // 10000}; ms, the median of {REPEATS} requests: the whole page (its SQL); "
+        f"the {SMALL:,}-row times are the mean of before and after the larger sizes; filling the rows took "
+        f"{fill_seconds:.0f} s.",
+    )
+    for name in before:
+        section.ratio(Ratio.of(f"{name}: {LARGE:,} rows / {SMALL:,} rows",
+                               [large[name][0] / before[name][0], large[name][0] / after[name][0]], 2.0, "≤"))
+    chart = section.chart("admin-rows", "The sends admin against rows", "rows in the sends table",
+                          "ms a page", x_scale="log")
+    for name in before:
+        chart.add(name, [(size, times[name][0]) for size, times in sizes.items()])

@@ -21,9 +21,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from benchmarks import report
 from benchmarks.harness import ARTIFACTS, ROOT, machine, pg_available
+from benchmarks.report import Figure, Ratio, number
 
 SOAK_RATE, SOAK_SECONDS = 500, 60
+CONCURRENCIES = report.sized((1, 4, 16), (2, 8))
 
 
 def _needs_site() -> None:
@@ -75,11 +78,16 @@ def summary_lines(result: dict) -> list[str]:
 
 def test_receipt_pushes_against_bare_views():
     _needs_site()
-    result = _run("bench")
-    _write("bench-receipts.json", result)
-    print("\n" + "\n".join(summary_lines(result)))
-    assert result["errors"] == {"ours": 0, "durable": 0, "update": 0}
-    assert result["sends_left_unapplied"] == 0
+    results = []
+    for concurrency in CONCURRENCIES:  # the chart of receipts a second against pushes in flight
+        result = _run("bench", "--concurrency", str(concurrency), *report.sized((), ("--per-round", "200", "--rounds", "3")))
+        _write(f"bench-receipts-{concurrency}.json", result)
+        print("\n" + "\n".join(summary_lines(result)))
+        results.append(result)
+    report_receipts(results)
+    for result in results:
+        assert result["errors"] == {"ours": 0, "durable": 0, "update": 0}
+        assert result["sends_left_unapplied"] == 0
 
 
 @pytest.mark.slow
@@ -87,6 +95,7 @@ def test_receipts_at_500_a_second_for_a_minute_each_applied_once():
     _needs_site()
     result = _run("soak", "--rate", str(SOAK_RATE), "--seconds", str(SOAK_SECONDS))
     _write("soak-receipts.json", result)
+    report_soak(result)
     latency = result["latency_ms"]
     reached = "reached" if result["rate_achieved"] >= 0.98 * SOAK_RATE else "NOT REACHED"
     print(
@@ -101,3 +110,42 @@ def test_receipts_at_500_a_second_for_a_minute_each_applied_once():
     assert result["unlinked"] == 0
     assert result["wrong_status"] == 0
     assert result["transitions"] == result["distinct_receipts"] and result["sends_moved_twice"] == 0
+
+
+SIDES = {"ours": "receipt URL", "durable": "bare INSERT+UPDATE view", "update": "bare UPDATE view"}
+
+
+def report_receipts(results: list[dict]) -> None:
+    """The bench's runs (one per concurrency) through ``benchmarks/report.py``: ratios, CPU, the chart."""
+    section = report.section("receipts", "Receipt pushes")
+    rows = []
+    for result in results:
+        t, cpu, c = result["throughput"], result["cpu_ms_per_receipt"], result["concurrency"]
+        for side, label in SIDES.items():
+            low, high = t[side]["spread"]
+            rows.append([str(c), label, f"{number(t[side]['median'])} ({number(low)}–{number(high)})",
+                         f"{cpu[side]['workers']:.2f}", f"{cpu[side]['database']:.2f}"])
+        for key, side, target in (("ratio_durable", "durable", 0.9), ("ratio_update", "update", 0.6)):
+            section.ratio(Ratio(f"receipt URL / {SIDES[side]}, {c} in flight", *result[key], result["rounds"], target))
+    first = results[0]
+    section.table(
+        ["in flight", "URL", "receipts a second (lowest–highest round)", "CPU a receipt, workers (ms)",
+         "CPU a receipt, database (ms)"],
+        rows,
+        f"gunicorn, {first['workers']} sync workers, PostgreSQL; {first['per_round']} receipts a round, "
+        f"{first['rounds']} rounds, the URLs alternated.",
+    )
+    chart = section.chart("receipts", "Receipt pushes against concurrency", "pushes in flight", "receipts a second")
+    ordered = sorted(results, key=lambda result: result["concurrency"])
+    for side, label in SIDES.items():
+        chart.add(label, [(r["concurrency"], r["throughput"][side]["median"]) for r in ordered],
+                  [tuple(r["throughput"][side]["spread"]) for r in ordered])
+
+
+def report_soak(result: dict) -> None:
+    section = report.section("receipts", "Receipt pushes")
+    section.ratio(Ratio.of(f"soak: receipts a second reached / {SOAK_RATE} asked, {SOAK_SECONDS} s",
+                           [result["rate_achieved"] / SOAK_RATE], 0.98))
+    latency = result["latency_ms"]
+    section.figure(Figure("soak latency, p50", latency["p50"], "ms"))
+    section.figure(Figure("soak latency, p99", latency["p99"], "ms"))
