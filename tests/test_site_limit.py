@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from unittest import mock
 from datetime import timedelta
+from unittest import mock
 
 import django
 import pytest
