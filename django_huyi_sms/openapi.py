@@ -20,7 +20,11 @@ from typing import Any
 
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+    OpenApiViewExtension,
+)
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
@@ -149,12 +153,29 @@ class CodeSentSerializer(serializers.Serializer):
     )
 
 
+class ClosedAnswer(serializers.Serializer):
+    """An answer body with these keys and no other (``additionalProperties: false``).
+
+    For verify's answers, which its schema gives as a ``oneOf``: open, a sign-in's body
+    (``detail`` and more) would be a password reset's (``detail``) too, and match two.
+    """
+
+
+class ClosedAnswerExtension(OpenApiSerializerExtension):
+    target_class = ClosedAnswer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
 class SignedInUserSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text=_("The user's primary key."))
     username = serializers.CharField()
 
 
-class SignedInSerializer(serializers.Serializer):
+class SignedInSerializer(ClosedAnswer):
     detail = _detail()
     user = SignedInUserSerializer()
     session = serializers.BooleanField(
@@ -166,11 +187,11 @@ class SignedInSerializer(serializers.Serializer):
     )
 
 
-class PasswordSetSerializer(serializers.Serializer):
+class PasswordSetSerializer(ClosedAnswer):
     detail = _detail()
 
 
-class PhoneVerifiedSerializer(serializers.Serializer):
+class PhoneVerifiedSerializer(ClosedAnswer):
     detail = _detail()
     mobile = serializers.CharField(help_text=_("The number now verified for the signed-in user, normalised."))
 
