@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..conf import huyi_settings
+from ..views import readable_form
 from . import pages
 from .inbox import phone_payload
 from .pages import ReplyForm, TemplateReviewForm
@@ -91,6 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @_served
 @require_POST
+@readable_form
 def review_template(request: HttpRequest) -> HttpResponse:
     """Approve or reject a template, as the provider's reviewers would; pushed to TEMPLATE_URL."""
     return _respond(request, pages.review_template(get_gateway(), _links(request), request.POST))
@@ -98,6 +100,7 @@ def review_template(request: HttpRequest) -> HttpResponse:
 
 @_served
 @require_http_methods(["GET", "POST"])
+@readable_form
 def phone(request: HttpRequest, mobile: str) -> HttpResponse:
     """What ``mobile`` received, newest first, and a form to text back (pushed to REPLY_URL)."""
     data = request.POST if request.method == "POST" else None
