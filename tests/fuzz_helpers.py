@@ -27,6 +27,7 @@ __all__ = [
     "CHARSETS",
     "odd_text",
     "json_value",
+    "bent_pairs",
     "as_form",
     "as_json",
     "as_multipart",
@@ -65,6 +66,29 @@ json_value = st.one_of(
     st.lists(odd_text, max_size=2),
     st.dictionaries(odd_text, odd_text, max_size=2),
 )
+
+
+@st.composite
+def bent_pairs(draw: st.DrawFn, good: Mapping[str, object], names: list[str]) -> list[tuple[str, object]]:
+    """A real form, push or request (``good``), bent: fields dropped, repeated, replaced by odd values, or
+    added (``names``: the names worth adding besides odd ones)."""
+    pairs: list[tuple[str, object]] = list(good.items())
+    for _ in range(draw(st.integers(0, 3))):
+        # Hypothesis leans to the first choice: one that leaves the fields a push or request needs.
+        action = draw(st.sampled_from(["add", "replace", "repeat", "nest", "drop"]))
+        index = draw(st.integers(0, max(len(pairs) - 1, 0)))
+        if action == "drop" and pairs:
+            pairs.pop(index)
+        elif action == "repeat" and pairs:
+            pairs.append((pairs[index][0], draw(odd_text)))
+        elif action == "replace" and pairs:
+            pairs[index] = (pairs[index][0], draw(odd_text))
+        elif action == "add":
+            pairs.append((draw(st.one_of(st.sampled_from(names), odd_text)), draw(st.one_of(odd_text, json_value))))
+        elif action == "nest" and pairs:
+            pairs[index] = (pairs[index][0], draw(json_value))
+    return pairs
+
 
 Pairs = Iterable[tuple[str, object]]
 

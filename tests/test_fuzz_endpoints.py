@@ -33,10 +33,9 @@ from .fuzz_helpers import (
     as_form,
     as_json,
     as_multipart,
+    bent_pairs,
     changes,
     content_type,
-    json_value,
-    odd_text,
     row_counts,
     writes_one_of,
 )
@@ -83,27 +82,6 @@ def _django_reads_a_query_string_in(charset: str | None) -> bool:
 
 QUERY_CHARSETS = [charset for charset in CHARSETS if _django_reads_a_query_string_in(charset)]
 
-@st.composite
-def field_pairs(draw, name: str) -> list[tuple[str, object]]:
-    """A real push or request, bent: fields dropped, repeated, replaced or added."""
-    pairs: list[tuple[str, object]] = list(GOOD[name].items())
-    for _ in range(draw(st.integers(0, 3))):
-        # Hypothesis leans to the first choice: one that leaves the fields a push or request needs.
-        action = draw(st.sampled_from(["add", "replace", "repeat", "nest", "drop"]))
-        index = draw(st.integers(0, max(len(pairs) - 1, 0)))
-        if action == "drop" and pairs:
-            pairs.pop(index)
-        elif action == "repeat" and pairs:
-            pairs.append((pairs[index][0], draw(odd_text)))
-        elif action == "replace" and pairs:
-            pairs[index] = (pairs[index][0], draw(odd_text))
-        elif action == "add":
-            pairs.append((draw(st.one_of(st.sampled_from(NAMES), odd_text)), draw(st.one_of(odd_text, json_value))))
-        elif action == "nest" and pairs:
-            pairs[index] = (pairs[index][0], draw(json_value))
-    return pairs
-
-
 Body = tuple[bytes, str, "list[tuple[str, object]] | None"]
 
 RANDOM_MEDIA_TYPES = [
@@ -118,7 +96,7 @@ def bodies(draw, name: str) -> list[Body]:
 
     Each is ``(body, content type, the pairs it carries if it is plain UTF-8 form or JSON)``.
     """
-    pairs = draw(field_pairs(name))
+    pairs = draw(bent_pairs(GOOD[name], NAMES))
     charsets = st.sampled_from(QUERY_CHARSETS if name in PUSHES else CHARSETS)
     form_charset, json_charset = draw(charsets), draw(charsets)
     found = [
