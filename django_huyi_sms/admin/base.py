@@ -13,7 +13,7 @@ from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.db.models import Field, ForeignObjectRel, Q, QuerySet
 from django.db.models.fields.related import RelatedField
 from django.http import HttpRequest
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern
 from django.utils.translation import gettext_lazy as _
 
 from .. import validation
@@ -96,7 +96,7 @@ class ReadableFormsMixin(_ModelAdmin):
     encoding, a lone surrogate) with a 400 saying why, as the app's own pages do, not a 500."""
 
     @property
-    def urls(self) -> list[URLPattern | URLResolver]:
+    def urls(self) -> list[URLPattern]:
         # What the admin site includes: every URL of get_urls(), a subclass's own pages too.
         from ..views import readable_form
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -35,14 +35,14 @@ from .wire import read_body
 # The forms lived here before pages.py served both servers.
 __all__ = ["ReplyForm", "TemplateReviewForm", "index", "phone", "phone_json", "provider", "review_template"]
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _served(view: View) -> View:
     """``view``, answering 404 on the app's mount while ``SANDBOX_SITE`` is empty."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, site_sandbox: bool = False, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, site_sandbox: bool = False, **kwargs: Any) -> HttpResponseBase:
         if site_sandbox and not huyi_settings.SANDBOX_SITE:
             raise Http404(_("The sandbox is off: HUYI_SMS['SANDBOX_SITE'] is empty."))
         return view(request, *args, **kwargs)
