@@ -1,4 +1,5 @@
-"""A 10,000-number bulk send through the queue, against the fake provider on loopback.
+"""A 10,000-number bulk send through the queue, against the fake provider on loopback
+(``BENCH_QUICK=1``: 1,000 numbers, one round).
 
     python -m benchmarks.bulk_bench URL BROKER
 
@@ -30,13 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import ROOT, drop_pg_database, setup_django
-from benchmarks.worker_bench import _peak_rss_mib, until_submitted
+from benchmarks.harness import drop_pg_database, setup_django
+from benchmarks.report import sized
+from benchmarks.worker_bench import _peak_rss_mib, _worker_env, reset_peak_rss, until_submitted
 
-NUMBERS = 10_000
+NUMBERS = sized(10_000, 1_000)
 BATCH_SIZE = 100
 WORKER_COUNTS = (1, 2)
-ROUNDS = 3
+ROUNDS = sized(3, 1)
 CONTENT = "【商城】双十一全场五折，详询门店。"
 
 
@@ -65,10 +67,6 @@ def main() -> None:
             drop_pg_database(pg_name)
 
 
-def _reset_peak_rss() -> None:
-    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM starts again from the current RSS
-
-
 def _rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -82,7 +80,7 @@ def _measured(call) -> dict:
 
     gc.collect()
     before = _rss_mib()
-    _reset_peak_rss()
+    reset_peak_rss()
     started = time.perf_counter()
     call()
     seconds = time.perf_counter() - started
@@ -102,22 +100,11 @@ def _clear(queue: str, broker: str) -> None:
 
 def run(broker: str, queue: str, huyi_sms: dict) -> dict:
     from django.core.management import call_command
-    from django.db import connection
 
     import django_huyi_sms
     from django_huyi_sms.models import SmsLog
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "BENCH_DJANGO": json.dumps(
-            {"database": {**connection.settings_dict, "TIME_ZONE": None}, "huyi_sms": huyi_sms, "broker": broker,
-             "queue": queue},
-            default=str,
-        ),
-    }
-    os.environ["BENCH_DJANGO"] = env["BENCH_DJANGO"]
-    import benchmarks.celery_app  # noqa: F401  the same broker and queue in this process
+    env = _worker_env(broker, queue, huyi_sms)
 
     numbers = [f"138{n * 7919 % 100_000_000:08d}" for n in range(NUMBERS)]
 
@@ -181,6 +168,7 @@ def _summarised(results: list[dict]) -> dict:
         "messages_per_second": NUMBERS / median["seconds"],
         "submits_per_second": median["submits"] / median["seconds"],
         "messages_per_second_range": [NUMBERS / ordered[-1]["seconds"], NUMBERS / ordered[0]["seconds"]],
+        "messages_per_second_rounds": [NUMBERS / result["seconds"] for result in results],
         "peak_rss_mib": [max(values) for values in zip(*(result["peak_rss_mib"] for result in results), strict=True)],
         "rounds": len(results),
     }

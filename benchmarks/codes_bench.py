@@ -29,10 +29,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from benchmarks.harness import Rounds, drop_pg_database, setup_django
+from benchmarks.report import sized
 from django_huyi_sms.backends.base import OfflineBackend, OutgoingSms
 from django_huyi_sms.provider import SubmitResult
 
-PER_ROUND, ROUNDS = 200, 9
+PER_ROUND, ROUNDS = sized((200, 9), (30, 3))
 PURPOSE = "verify_phone"
 
 #: The text each side's backend was last asked to send (where the code is read back from).

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
+from benchmarks.report import ARTIFACTS, ROOT, machine
+
+__all__ = ["ARTIFACTS", "DATABASES", "PG_DSN", "ROOT", "FakeProviderProcess", "Rounds", "machine", "setup_django"]
+
 DATABASES = ("sqlite-disk", "sqlite-memory", "postgres", "postgres-async")
 PG_DSN = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 
@@ -157,29 +159,3 @@ class Rounds:
         """Median, low and high of the round-by-round ratio ``name`` / ``against``."""
         ratios = sorted(a / b for a, b in zip(self.results[name], self.results[against], strict=True))
         return statistics.median(ratios), ratios[0], ratios[-1]
-
-
-def machine() -> dict[str, str]:
-    import platform
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kib / 1024 / 1024:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
-        "python": platform.python_version(),
-        "system": f"{platform.system()} {platform.release()}",
-    }

@@ -16,11 +16,12 @@ import sys
 import time
 
 from benchmarks.harness import Rounds, drop_pg_database, setup_django
+from benchmarks.report import sized
 
 ACCOUNT, API_KEY = "C12345678", "bench-api-key-0123456789abcdef"
 MOBILE = "13800138000"
 CONTENT = "您的验证码是：123456。请不要把验证码泄露给其他人。"
-PER_ROUND, ROUNDS = 200, 9
+PER_ROUND, ROUNDS = sized((200, 9), (50, 3))
 
 
 def main() -> None:

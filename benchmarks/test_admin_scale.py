@@ -1,28 +1,29 @@
-"""The sends admin at 1,000 and at 1,000,000 rows: the page must not take more than twice as long.
+"""The sends admin at 1,000, 10,000, 100,000 and 1,000,000 rows. Target: the page at a million rows
+within twice its cost at a thousand (said, not asserted: reported through ``benchmarks/report.py``).
 
 Rows are made by the database itself (``INSERT … SELECT … FROM generate_series``),
 committed, then ``VACUUM ANALYZE``d so the planner sees the table as it would in
-production. The thousand-row times are taken before the million rows go in and
-again after they are deleted, and averaged, so a machine that gets busier or
-quieter during the run does not decide the result. Each page is asked for several times as a
-browser asks for it (``Browser``: Django's WSGI handler, templates rendered as in production; the
-test client would copy the template context on every render) by a signed-in superuser, and the
-medians are kept: of the whole request (wall-clock), of this process's CPU time, and of the
-time its SQL took. The times are printed (run with ``-s``) and written to
-``test-artifacts/bench-admin-scale.txt``.
+production. The thousand-row times are taken before the other rows go in and
+again after they are deleted: the ratio is quoted against both (its two rounds), so a
+machine that gets busier or quieter during the run does not decide the result. Each page
+is asked for several times as a browser asks for it (``Browser``: Django's WSGI handler,
+templates rendered as in production; the test client would copy the template context on
+every render) by a signed-in superuser, and the medians are kept: of the whole request
+(wall-clock), of this process's CPU time, and of the time its SQL took.
 
-The machine may be shared: the wall-clock of a page then swings with whatever else runs (two
-runs of the same 1,000-row page have differed by half). What is asserted is what the page
-costs, its CPU time and its SQL: at a million rows at most twice that at a thousand.
+A page's cost is its CPU time and its SQL: what the target compares. Its wall-clock is in the
+table beside it, but on a shared machine it swings with whatever else runs (two runs of the
+same 1,000-row page have differed by a third), which a ratio of wall-clocks would report as the
+table's doing.
+``BENCH_QUICK=1``: 1,000 and 10,000 rows, fewer requests.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from datetime import timedelta
-from pathlib import Path
+from itertools import pairwise
 from typing import NamedTuple
 
 import pytest
@@ -33,12 +34,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from benchmarks import report
+from benchmarks.report import Ratio
 from benchmarks.test_admin_speed import Browser, production_rendering
 from django_huyi_sms import balances
 
-SMALL, LARGE = 1_000, 1_000_000
-REPEATS = 21
-RESULTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "bench-admin-scale.txt"
+SIZES = report.sized((1_000, 10_000, 100_000, 1_000_000), (1_000, 10_000))
+SMALL, LARGE = SIZES[0], SIZES[-1]
+REPEATS = report.sized(21, 5)
 # Searched for: row 500's number and row 700's smsid. Each finds one row at either size, so
 # both sizes render the same page and only the lookup can differ.
 MOBILE = f"138{500 * 7919 % 1000003:08d}"
@@ -124,26 +127,29 @@ def measure(browser: Browser) -> dict[str, Times]:
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: VACUUM ANALYZE cannot run inside a transaction
-def test_the_sends_admin_at_a_million_rows_is_within_twice_its_time_at_a_thousand(postgres):
+def test_the_sends_admin_from_a_thousand_to_a_million_rows(postgres):
+    section = report.section("admin-scale", "The sends admin at scale")
     client = Client()
     client.force_login(User.objects.create_superuser("bench", "bench@example.com", "bench-pw"))
     browser = Browser(client)
     balances.forget_balances()
-    load = [os.getloadavg()[0]]
     fill(1, SMALL)
     before = measure(browser)
-    started = time.perf_counter()
-    fill(SMALL + 1, LARGE)
-    fill_seconds = time.perf_counter() - started
+    sizes: dict[int, dict[str, Times]] = {}
+    fill_seconds = 0.0
+    for previous, size in pairwise(SIZES):
+        started = time.perf_counter()
+        fill(previous + 1, size)
+        fill_seconds += time.perf_counter() - started
+        sizes[size] = measure(browser)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM huyi_sms_smslog")
         assert cursor.fetchone()[0] == LARGE
-    large = measure(browser)
     # The searches really find what they look for.
     url = reverse("admin:huyi_sms_smslog_changelist")
     assert len(client.get(url, {"q": MOBILE}).context["cl"].result_list) == 1
     assert len(client.get(url, {"q": SMSID}).context["cl"].result_list) == 1
-    # The filters really filter, and a page of them is full at a million rows.
+    # The filters really filter, and a page of them is full at the largest size.
     for params, field, value in (
         ({"product__exact": "marketing"}, "product", "marketing"),
         ({"purpose": "order"}, "purpose", "order"),
@@ -151,35 +157,43 @@ def test_the_sends_admin_at_a_million_rows_is_within_twice_its_time_at_a_thousan
         shown = client.get(url, params).context["cl"].result_list
         assert len(shown) == 50 and {getattr(log, field) for log in shown} == {value}
     week = client.get(url, past_seven_days()).context["cl"]
-    assert len(week.result_list) == 50 and not week.paginator.count_is_exact  # over 100,000 rows in the week
-    # Back to a thousand rows and measure again: the baseline is the mean of before and after,
+    assert len(week.result_list) == 50
+    if LARGE >= 1_000_000:
+        assert not week.paginator.count_is_exact  # over 100,000 rows in the week
+    # Back to a thousand rows and measure again: the ratio is quoted against before and after,
     # so that the machine getting busier or quieter meanwhile does not decide the result.
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM huyi_sms_smslog WHERE id IN (SELECT id FROM huyi_sms_smslog ORDER BY id OFFSET %s)",
                        [SMALL])
         cursor.execute("VACUUM ANALYZE huyi_sms_smslog")
     after = measure(browser)
-    load.append(os.getloadavg()[0])
     small = {name: Times(*((b + a) / 2 for b, a in zip(before[name], after[name], strict=True))) for name in before}
+    report_admin(section, {SMALL: small, **sizes}, before, after, fill_seconds)
 
-    lines = [
-        f"PostgreSQL {connection.pg_version}; median of {REPEATS} requests, in ms: the page's wall-clock, "
-        f"[its CPU + its SQL]; load average {load[0]:.2f} before, {load[1]:.2f} after, on {os.cpu_count()} cores; "
-        f"filling {LARGE - SMALL:,} rows took {fill_seconds:.1f}s; "
-        f"{SMALL:,}-row times are the mean of before ({', '.join(f'{v.wall:.0f}' for v in before.values())}) "
-        f"and after ({', '.join(f'{v.wall:.0f}' for v in after.values())})"
-    ]
-    lines += [
-        f"{name:18} {SMALL:>9,} rows: {small[name].wall:6.1f} [{small[name].cpu:5.1f} + {small[name].sql:4.1f}]"
-        f"   {LARGE:>9,} rows: {large[name].wall:6.1f} [{large[name].cpu:5.1f} + {large[name].sql:4.1f}]"
-        f"   ratio {large[name].wall / small[name].wall:.2f} [{large[name].cost / small[name].cost:.2f}]"
-        for name in small
-    ]
-    report = "\n".join(lines)
-    print("\n" + report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(report + "\n", encoding="utf-8")
-    for name in small:
-        assert large[name].cost <= 2 * small[name].cost, (
-            f"{name}: CPU + SQL {large[name].cost:.1f} ms at {LARGE:,} rows vs {small[name].cost:.1f} ms at {SMALL:,}"
-        )
+
+def report_admin(
+    section: report.Section,
+    sizes: dict[int, dict[str, Times]],
+    before: dict[str, Times],
+    after: dict[str, Times],
+    fill_seconds: float,
+) -> None:
+    """The page times at every size, the cost at the largest against the smallest, and the chart of cost against rows."""
+    large = sizes[LARGE]
+    section.table(
+        ["page", *(f"{size:,} rows" for size in sizes)],
+        [
+            [name, *(f"{times[name].wall:.0f} [{times[name].cpu:.0f} + {times[name].sql:.1f}]" for times in sizes.values())]
+            for name in before
+        ],
+        f"PostgreSQL {connection.pg_version // 10000}; ms, the median of {REPEATS} requests: the whole page's "
+        f"wall-clock [its CPU time + its SQL]; the {SMALL:,}-row times are the mean of before and after the larger "
+        f"sizes; filling the rows took {fill_seconds:.0f} s.",
+    )
+    for name in before:
+        section.ratio(Ratio.of(f"{name}: {LARGE:,} rows / {SMALL:,} rows (CPU + SQL)",
+                               [large[name].cost / before[name].cost, large[name].cost / after[name].cost], 2.0, "≤"))
+    chart = section.chart("admin-rows", "The sends admin against rows", "rows in the sends table",
+                          "ms a page (CPU + SQL)", x_scale="log")
+    for name in before:
+        chart.add(name, [(size, times[name].cost) for size, times in sizes.items()])

@@ -1,5 +1,4 @@
-"""One-time codes against django-phone-verify (``make bench``): printed with the target, and written to
-``test-artifacts/bench-codes.json`` with the machine it ran on and its load.
+"""One-time codes against django-phone-verify (``make bench``), reported through ``benchmarks/report.py``.
 
 ``benchmarks/codes_bench.py`` runs once per SQLite variant, each in a process of its own: request +
 verify per operation against django-phone-verify's create + send + validate, no-op SMS on both
@@ -10,51 +9,42 @@ whether the target holds is said, not asserted.
 
 from __future__ import annotations
 
-import json
-import os
-from datetime import UTC, datetime
-
 import pytest
 
-from benchmarks.harness import ARTIFACTS, machine
+from benchmarks import report
+from benchmarks.report import Ratio
 from benchmarks.test_send_pipeline import _run
 
 DATABASES = ("sqlite-disk", "sqlite-memory")
 
 
 def test_codes_against_django_phone_verify():
+    section = report.section("codes", "One-time codes against django-phone-verify")
     pytest.importorskip("phone_verify", reason="django-phone-verify is in the bench extra: pip install -e .[bench]")
-    load = os.getloadavg()
     runs = [_run("benchmarks.codes_bench", database) for database in DATABASES]
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "load": {"before": load, "after": os.getloadavg()},
-        "runs": runs,
-    }
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "bench-codes.json").write_text(json.dumps(report, indent=2))
-    print("\n" + "\n".join(summary_lines(report)))
+    report_codes(section, runs)
     assert all(run["per_operation"]["ours"]["statements"] for run in runs), "nothing was measured"
 
 
-def summary_lines(report: dict) -> list[str]:
-    load = report["load"]
-    lines = [
-        "One-time codes: request + verify against django-phone-verify's create + send + validate "
-        "(ms per operation, median [best-worst] of the rounds)",
-        f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f} "
-        f"on {report['machine']['cores']} cores",
-    ]
-    for run in report["runs"]:
+def report_codes(section: report.Section, runs: list[dict]) -> None:
+    rows = []
+    chart = section.chart("codes", "One code asked for and checked", "database", "ms an operation", kind="bars")
+    for side, label in (("ours", "ours"), ("theirs", "django-phone-verify")):
+        chart.add(label, [(run["database"], run["ms_per_operation"][side]["median"]) for run in runs],
+                  [(run["ms_per_operation"][side]["best"], run["ms_per_operation"][side]["worst"]) for run in runs])
+    for run in runs:
         ms, ratio, cost = run["ms_per_operation"], run["ratio"], run["per_operation"]
-        verdict = "holds" if ratio["median"] < ratio["target"] else "missed"
-        lines.append(
-            f"  {run['database']:<14} ours {ms['ours']['median']:.2f} [{ms['ours']['best']:.2f}-{ms['ours']['worst']:.2f}]"
-            f"  theirs {ms['theirs']['median']:.2f} [{ms['theirs']['best']:.2f}-{ms['theirs']['worst']:.2f}]"
-            f"  ratio {ratio['median']:.2f}x [{ratio['low']:.2f}-{ratio['high']:.2f}]"
-            f"  target < {ratio['target']:.1f}x: {verdict}"
-            f"  (statements/commits per operation: ours {cost['ours']['statements']}/{cost['ours']['commits']},"
-            f" theirs {cost['theirs']['statements']}/{cost['theirs']['commits']})"
-        )
-    return lines
+        rows.append([
+            run["database"],
+            *(f"{ms[side]['median']:.2f} ({ms[side]['best']:.2f}–{ms[side]['worst']:.2f})" for side in ("ours", "theirs")),
+            *(f"{cost[side]['statements']} / {cost[side]['commits']}" for side in ("ours", "theirs")),
+        ])
+        section.ratio(Ratio(f"our time / django-phone-verify's, {run['database']}", ratio["median"], ratio["low"],
+                            ratio["high"], run["rounds"], ratio["target"], "<"))
+    section.table(
+        ["database", "ours, ms", "django-phone-verify, ms", "ours: statements / commits",
+         "theirs: statements / commits"],
+        rows,
+        f"One operation: a code for a new number asked for and typed back right; ms an operation, the median of "
+        f"{runs[0]['rounds']} rounds of {runs[0]['per_round']} (best–worst round); SQLite {runs[0]['sqlite']}.",
+    )

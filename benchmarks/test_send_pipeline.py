@@ -1,37 +1,43 @@
-"""The send pipeline, measured side by side (``make bench``): printed with its targets, and written
-to ``docs/benchmarks.md`` (with the machine it ran on) and ``test-artifacts/bench-send.json``.
+"""The send pipeline, measured side by side (``make bench``), reported through ``benchmarks/report.py``.
 
 * ``send_sms()`` against (a) a bare ``requests.Session`` posting the same signed form and (b) a
   hand-written crash-safe send (INSERT, POST, UPDATE), rounds alternated, on four databases
   (``benchmarks/send_bench.py``). Targets: ≥ 0.9× (b) on the durable settings, ≥ 0.5× (a) with
   the durability cost taken out of both sides.
 * 10,000 queued messages through 1, 2 and 4 Celery worker processes (``benchmarks/worker_bench.py``,
-  PostgreSQL and Redis). Target: 4 workers ≥ 2× the bare Session's serial throughput; peak RSS
-  per worker flat as the count grows.
+  PostgreSQL and Redis), alternated with the bare Session's serial loop round by round. Target:
+  4 workers ≥ 2× the bare Session's serial throughput; peak RSS per worker flat as the count grows.
+* 100,000 messages queued with ``enqueue_sms()`` while 2 workers send them: the peak RSS of the
+  enqueuing process and of the workers after the first tenth and at the end. Target: flat
+  (the end within 1.2× the first tenth).
 
 Each measurement runs in a process of its own (its own Django, its own database), against the
 fake provider of ``benchmarks/fake_provider.py`` in yet another. Nothing here is a timed test:
-the figures are printed and written down, and whether each target holds is said, not asserted.
+the figures are reported, and whether each target holds is said, not asserted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pytest
 
-from benchmarks.harness import ARTIFACTS, DATABASES, ROOT, FakeProviderProcess, machine, pg_available
+from benchmarks import report
+from benchmarks.harness import DATABASES, ROOT, FakeProviderProcess, pg_available
+from benchmarks.report import Figure, Ratio, median_spread, number
 
-DOC = ROOT / "docs" / "benchmarks.md"
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
 DURABLE = {"sqlite-disk", "postgres"}
+SIDES = {"ours": "send_sms()", "bare": "bare Session (a)", "hand": "hand-written (b)"}
+#: The end's peak RSS over the first tenth's: memory that does not grow with the count.
+FLAT = 1.2
 
 
-def _run(module: str, *args: str, timeout: float = 1800) -> dict:
+def _run(module: str, *args: str, timeout: float = 3600) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -50,162 +56,126 @@ def _redis_available() -> bool:
         return False
 
 
+def _needs_queue(section: report.Section, what: str) -> None:
+    if not (pg_available() and _redis_available()):
+        section.skip(f"{what}: needs PostgreSQL on 127.0.0.1:5432 and Redis ({REDIS})")
+        pytest.skip(f"{what} needs PostgreSQL on 127.0.0.1:5432 and Redis ({REDIS})")
+    pytest.importorskip("celery")
+
+
 def test_the_send_pipeline_against_bare_and_hand_written_sends():
+    section = report.section("send-pipeline", "The send pipeline")
     provider = FakeProviderProcess()
-    skipped: list[str] = []
     try:
         sends = []
         for database in DATABASES:
             if database.startswith("postgres") and not pg_available():
-                skipped.append(f"{database}: no PostgreSQL on 127.0.0.1:5432")
+                section.skip(f"{database}: no PostgreSQL on 127.0.0.1:5432")
                 continue
             sends.append(_run("benchmarks.send_bench", database, provider.url))
-        workers = None
-        if pg_available() and _redis_available():
-            pytest.importorskip("celery")
-            workers = _run("benchmarks.worker_bench", provider.url, REDIS)
-        else:
-            skipped.append("worker scaling: needs PostgreSQL and Redis")
     finally:
         provider.stop()
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-              "sends": sends, "workers": workers, "skipped": skipped}
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "bench-send.json").write_text(json.dumps(report, indent=2))
-    lines = summary_lines(report)
-    print("\n" + "\n".join(lines))
-    write_doc(report)
+    report_sends(section, sends)
     assert sends, "nothing was measured"
 
 
-def _targets(report: dict) -> list[tuple[str, float, float, float, float, bool]]:
-    """(what, ratio, low, high, target, holds) for every target the run could measure."""
+def report_sends(section: report.Section, sends: list[dict]) -> None:
     rows = []
-    for result in report["sends"]:
-        database = result["database"]
+    for result in sends:
+        t = result["throughput"]
+        cells = [f"{number(t[side]['median'])}/s ({number(t[side]['spread'][0])}–{number(t[side]['spread'][1])})"
+                 for side in SIDES]
+        ratios = [f"{r[0]:.2f} ({r[1]:.2f}–{r[2]:.2f})" for r in (result["ratio_bare"], result["ratio_hand"])]
+        rows.append([result["database"], *cells, *ratios])
+        database, rounds = result["database"], result["rounds"]
         if database in DURABLE:
-            ratio, low, high = result["ratio_hand"]
-            rows.append((f"send_sms / hand-written, {database}", ratio, low, high, 0.9, ratio >= 0.9))
+            section.ratio(Ratio(f"send_sms() / hand-written (b), {database}", *result["ratio_hand"], rounds, 0.9))
         else:
-            ratio, low, high = result["ratio_bare"]
-            rows.append((f"send_sms / bare Session, {database}", ratio, low, high, 0.5, ratio >= 0.5))
-    workers = report.get("workers")
-    if workers:
-        four = workers["workers"]["4"]["throughput"] / workers["bare_serial"]
-        rows.append(("4 workers / bare Session serial", four, four, four, 2.0, four >= 2.0))
-    return rows
-
-
-def summary_lines(report: dict) -> list[str]:
-    lines = ["== the send pipeline (messages a second, median of rounds; ratios round by round) =="]
-    for result in report["sends"]:
-        t = result["throughput"]
-        lines.append(
-            f"{result['database']:>15}: send_sms {t['ours']['median']:7.0f}  bare {t['bare']['median']:7.0f}  "
-            f"hand-written {t['hand']['median']:7.0f}"
+            section.ratio(Ratio(f"send_sms() / bare Session (a), {database}", *result["ratio_bare"], rounds, 0.5))
+    if sends:
+        section.table(
+            ["database", *SIDES.values(), "send_sms() / (a)", "send_sms() / (b)"], rows,
+            f"Messages a second, the median of {sends[0]['rounds']} rounds of {sends[0]['per_round']} "
+            "(lowest–highest round); the ratios round by round.",
         )
-    workers = report.get("workers")
-    if workers:
-        lines.append(f"bare Session, serial: {workers['bare_serial']:.0f}/s")
-        for count, result in workers["workers"].items():
-            rss = ", ".join(f"{value:.0f}" for value in result["peak_rss_mib"])
-            lines.append(f"{count} worker(s): {result['throughput']:.0f}/s, peak RSS per worker {rss} MiB")
-    for what, ratio, low, high, target, holds in _targets(report):
-        lines.append(f"{what}: {ratio:.2f}x ({low:.2f}–{high:.2f}), target >= {target}x: {'holds' if holds else 'DOES NOT HOLD'}")
-    lines.extend(f"skipped: {reason}" for reason in report["skipped"])
-    return lines
+        chart = section.chart("send-databases", "One send at a time, by database", "database", "messages a second",
+                              kind="bars")
+        for side, label in SIDES.items():
+            chart.add(label, [(r["database"], r["throughput"][side]["median"]) for r in sends],
+                      [tuple(r["throughput"][side]["spread"]) for r in sends])
 
 
-def _svg_workers(workers: dict) -> str:
-    """Throughput against worker count, with the bare serial line and the 2x target line."""
-    counts = [int(count) for count in workers["workers"]]
-    values = [workers["workers"][str(count)]["throughput"] for count in counts]
-    bare = workers["bare_serial"]
-    top = max([*values, 2 * bare]) * 1.15
-    width, height, left, bottom, right, up = 480, 260, 56, 36, 16, 16
-    plot_w, plot_h = width - left - right, height - bottom - up
-
-    def x(count: int) -> float:
-        return left + plot_w * (counts.index(count) + 0.5) / len(counts)
-
-    def y(value: float) -> float:
-        return up + plot_h * (1 - value / top)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'font-family="sans-serif" font-size="11">',
-        f'<rect x="{left}" y="{up}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
-    ]
-    for tick in range(0, int(top) + 1, max(1, int(top / 5 / 100) * 100 or 100)):
-        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>')
-    for value, colour, label in ((bare, "#6c757d", "bare Session, serial"), (2 * bare, "#dc3545", "target: 2× bare")):
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="{colour}" '
-            'stroke-dasharray="4 3"/>'
-        )
-        parts.append(f'<text x="{left + plot_w - 4}" y="{y(value) - 4:.1f}" text-anchor="end" fill="{colour}">{label}</text>')
-    points = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in zip(counts, values, strict=True))
-    parts.append(f'<polyline points="{points}" fill="none" stroke="#0d6efd" stroke-width="2"/>')
-    for count, value in zip(counts, values, strict=True):
-        parts.append(f'<circle cx="{x(count):.1f}" cy="{y(value):.1f}" r="3.5" fill="#0d6efd"/>')
-        parts.append(f'<text x="{x(count):.1f}" y="{y(value) - 8:.1f}" text-anchor="middle">{value:.0f}/s</text>')
-        parts.append(f'<text x="{x(count):.1f}" y="{height - bottom + 16}" text-anchor="middle">{count}</text>')
-    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle">Celery worker processes</text>')
-    parts.append(f'<text x="12" y="{up + plot_h / 2}" transform="rotate(-90 12 {up + plot_h / 2})" '
-                 'text-anchor="middle">messages a second</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+def test_queued_sends_through_1_2_and_4_workers():
+    section = report.section("send-workers", "Queued sends through the workers")
+    _needs_queue(section, "worker scaling")
+    provider = FakeProviderProcess()
+    try:
+        result = _run("benchmarks.worker_bench", provider.url, REDIS, "scaling")
+    finally:
+        provider.stop()
+    report_workers(section, result)
+    assert all(len(run["throughput"]) == result["rounds"] for run in result["workers"].values())
 
 
-START, END = "<!-- send-pipeline: begin (written by make bench) -->", "<!-- send-pipeline: end -->"
+def report_workers(section: report.Section, result: dict) -> None:
+    bare = result["bare_serial"]
+    workers = {int(count): run for count, run in result["workers"].items()}
+    section.table(
+        ["workers", "messages a second (lowest–highest round)", "seconds (median)", "peak RSS per worker"],
+        [
+            [str(count), median_spread(run["throughput"]), number(statistics.median(run["seconds"])),
+             ", ".join(f"{value:.0f} MiB" for value in run["peak_rss_mib"])]
+            for count, run in workers.items()
+        ],
+        f"{result['messages']:,} queued messages a run, PostgreSQL, Redis as Celery's broker, {result['rounds']} "
+        "rounds; the bare Session's serial loop alternated with them.",
+    )
+    section.figure(Figure.of("bare Session, serial", bare, "messages/s"))
+    most = max(workers)
+    section.ratio(Ratio.of(f"{most} workers / bare Session serial",
+                           [w / b for w, b in zip(workers[most]["throughput"], bare, strict=True)], 2.0))
+    chart = section.chart("send-workers", "Queued sends against worker processes", "Celery worker processes",
+                          "messages a second")
+    chart.add("workers (PostgreSQL, Redis)",
+              [(count, statistics.median(run["throughput"])) for count, run in workers.items()],
+              [(min(run["throughput"]), max(run["throughput"])) for run in workers.values()])
+    median_bare = statistics.median(bare)
+    chart.reference("bare Session, serial", median_bare)
+    chart.reference("target: 2× bare", 2 * median_bare)
 
 
-def write_doc(report: dict) -> None:
-    """Replace the send-pipeline section of docs/benchmarks.md (the rest of the page is left alone)."""
-    m = report["machine"]
-    rows = [
-        START,
-        "",
-        f"Run {report['when']} on {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['system']}, Python {m['python']}.",
-        "",
-        "| database | `send_sms()` | bare Session (a) | hand-written (b) | `send_sms` / (a) | `send_sms` / (b) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for result in report["sends"]:
-        t = result["throughput"]
-        ratio_a, ratio_b = result["ratio_bare"], result["ratio_hand"]
-        rows.append(
-            f"| {result['database']} | {t['ours']['median']:.0f}/s | {t['bare']['median']:.0f}/s | "
-            f"{t['hand']['median']:.0f}/s | {ratio_a[0]:.2f} ({ratio_a[1]:.2f}–{ratio_a[2]:.2f}) | "
-            f"{ratio_b[0]:.2f} ({ratio_b[1]:.2f}–{ratio_b[2]:.2f}) |"
-        )
-    rows += ["", "| target | measured | holds |", "|---|---:|---|"]
-    for what, ratio, _low, _high, target, holds in _targets(report):
-        rows.append(f"| {what} ≥ {target}× | {ratio:.2f}× | {'yes' if holds else '**no**'} |")
-    workers = report.get("workers")
-    if workers:
-        svg = ARTIFACTS / "bench-workers.svg"
-        svg.write_text(_svg_workers(workers))
-        (DOC.parent / "benchmarks-workers.svg").write_text(_svg_workers(workers))
-        rows += [
-            "",
-            f"10,000 queued messages, PostgreSQL, Redis as Celery's broker; bare Session serial "
-            f"{workers['bare_serial']:.0f}/s (before and after: "
-            + ", ".join(f"{value:.0f}" for value in workers["bare_rounds"]) + ").",
-            "",
-            "| workers | messages a second | seconds | peak RSS per worker |",
-            "|---:|---:|---:|---|",
-        ]
-        for count, result in workers["workers"].items():
-            rss = ", ".join(f"{value:.0f} MiB" for value in result["peak_rss_mib"])
-            rows.append(f"| {count} | {result['throughput']:.0f} | {result['seconds']:.1f} | {rss} |")
-        rows += ["", "![Throughput against worker processes](benchmarks-workers.svg)"]
-    rows += ["", *(f"Skipped: {reason}." for reason in report["skipped"]), "", END]
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    section = "\n".join(rows)
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## The send pipeline\n\n" + section + "\n"
-    DOC.write_text(text, encoding="utf-8")
+def test_peak_memory_while_sending_100000_messages():
+    section = report.section("send-memory", "Peak memory while sending 100,000 messages")
+    _needs_queue(section, "the send path's memory")
+    provider = FakeProviderProcess()
+    try:
+        result = _run("benchmarks.worker_bench", provider.url, REDIS, "memory")
+    finally:
+        provider.stop()
+    report_memory(section, result)
+
+
+def report_memory(section: report.Section, result: dict) -> None:
+    messages, tenth = result["messages"], result["messages"] // 10
+    before, at_tenth, at_end = result["before"], result["at_tenth"], result["at_end"]
+    section.table(
+        ["process", "RSS before", f"peak after {tenth:,}", f"peak after {messages:,}"],
+        [
+            ["enqueuing (`enqueue_sms()`)", *(f"{peaks['enqueuer']:.1f} MiB" for peaks in (before, at_tenth, at_end))],
+            *[
+                [f"worker {index + 1}", *(f"{peaks['workers'][index]:.1f} MiB" for peaks in (before, at_tenth, at_end))]
+                for index in range(result["workers"])
+            ],
+        ],
+        f"{messages:,} messages queued with `enqueue_sms()`, {result['per_transaction']} to a transaction, while "
+        f"{result['workers']} Celery workers send them (PostgreSQL, Redis); VmHWM of each process.",
+    )
+    section.figure(Figure(f"enqueuing process, peak RSS over {messages:,} messages", at_end["enqueuer"], "MiB"))
+    section.figure(Figure(f"workers, peak RSS over {messages:,} messages (the larger)", max(at_end["workers"]), "MiB"))
+    section.figure(Figure("enqueuing", result["enqueue_seconds"], "s"))
+    section.figure(Figure("queued to the last one submitted", result["seconds"], "s"))
+    section.figure(Figure("end to end", messages / result["seconds"], "messages/s"))
+    section.ratio(Ratio.of(f"enqueuing process: peak RSS after {messages:,} / after {tenth:,}",
+                           [at_end["enqueuer"] / at_tenth["enqueuer"]], FLAT, "≤"))
+    worst = max(end / early for end, early in zip(at_end["workers"], at_tenth["workers"], strict=True))
+    section.ratio(Ratio.of(f"workers: peak RSS after {messages:,} / after {tenth:,} (the larger)", [worst], FLAT, "≤"))

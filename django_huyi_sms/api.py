@@ -74,6 +74,10 @@ class VerifyCodeSerializer(RequestCodeSerializer):
         return attrs
 
 
+class CsrfRequired(exceptions.PermissionDenied):
+    default_code = "csrf_failed"
+
+
 @method_decorator(sensitive_post_parameters(*PRIVATE_POST_PARAMETERS), name="dispatch")
 class OtpApiView(APIView):
     """Shared error handling: every failure is ``{"code": …, "detail": …}``; no number or code in error reports."""
@@ -87,6 +91,15 @@ class OtpApiView(APIView):
     throttle_classes: list = []
     # Ours, not the project's defaults: they refuse odd bodies with a 400 (parsers.py).
     parser_classes = [StrictJSONParser, StrictFormParser, StrictMultiPartParser]
+
+    def perform_authentication(self, request: Request) -> None:
+        try:
+            super().perform_authentication(request)
+        except exceptions.PermissionDenied as error:
+            # DRF's SessionAuthentication refuses a signed-in session's POST that lacks Django's CSRF
+            # token (the one PermissionDenied DRF's authentication raises): the refusal a sign-in
+            # without the token gets, so the same machine code, not "permission_denied".
+            raise CsrfRequired(str(error.detail)) from None
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, HuyiError):
@@ -134,10 +147,6 @@ class OtpRequestView(OtpApiView):
                 "voice_after": huyi_settings.OTP["VOICE_FALLBACK_AFTER"] if channel == otp.SMS else None,
             }
         )
-
-
-class CsrfRequired(exceptions.PermissionDenied):
-    default_code = "csrf_failed"
 
 
 class OtpVerifyView(OtpApiView):

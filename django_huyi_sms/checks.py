@@ -39,7 +39,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     messages.extend(_check_voice_codes(huyi_settings))
     messages.extend(_check_unsubscribe_text(huyi_settings))
     messages.extend(_check_sandbox_site(huyi_settings))
+    messages.extend(_check_database())
     return messages
+
+
+#: The databases whose SQL the receipts and codes are written in (``INSERT … ON CONFLICT``,
+#: ``UPDATE … RETURNING``: ``statements.py``, ``receipts.py``, ``otp.py``).
+SUPPORTED_DATABASES = ("postgresql", "sqlite")
+
+
+def _check_database() -> list[checks.CheckMessage]:
+    """The database the app's rows are written to must be one it speaks (read from ENGINE; no connection)."""
+    from django.db import connections, router
+
+    from .models import StatusReceipt
+
+    try:
+        alias = router.db_for_write(StatusReceipt)
+        vendor = connections[alias].vendor
+    except Exception:  # a broken DATABASES setting is Django's own check to report
+        return []
+    if vendor in SUPPORTED_DATABASES:
+        return []
+    return [
+        checks.Error(
+            f"django-huyi-sms writes its rows to the {vendor!r} database {alias!r}: it supports PostgreSQL and SQLite",
+            hint="Delivery receipts and one-time codes are written with INSERT … ON CONFLICT and UPDATE … RETURNING, "
+            "which this database does not speak: receipts would be answered 503. Route the app's models "
+            "(app label huyi_sms) to a PostgreSQL or SQLite database with a database router.",
+            id="huyi_sms.E060",
+        )
+    ]
 
 
 def _readable(read: Callable[[], Any]) -> tuple[bool, Any]:

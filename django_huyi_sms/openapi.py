@@ -20,7 +20,11 @@ from typing import Any
 
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+    OpenApiViewExtension,
+)
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
@@ -58,7 +62,10 @@ PARSE_ERROR = "parse_error"  # DRF: a body that is not JSON
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # DRF: a body of another type
 INVALID_MOBILE = "invalid_mobile"  # problems.py: HuyiRecipientError
 SMS_UNAVAILABLE = "sms_unavailable"  # problems.py: any other HuyiApiError of the send
-CSRF_FAILED = "csrf_failed"  # api.CsrfRequired
+CSRF_FAILED = "csrf_failed"  # api.CsrfRequired: a session's POST without Django's CSRF token
+# DRF: credentials (a Basic or Token header, say) that the site's authentication classes refuse; 401
+# when the first of those classes names a WWW-Authenticate scheme, 403 when it does not (sessions).
+AUTHENTICATION_FAILED = "authentication_failed"
 
 REQUEST_CODE_400 = (PARSE_ERROR, INVALID_MOBILE, ChallengeFailed.reason, VoiceNotOffered.reason)
 REQUEST_CODE_429 = (
@@ -118,7 +125,8 @@ _INVALID_FIELDS = inline_serializer(
         ),
     },
 )
-_NOT_AUTHENTICATED = _problem("NotAuthenticated", NotSignedIn.reason)
+_NOT_AUTHENTICATED = _problem("NotAuthenticated", NotSignedIn.reason, AUTHENTICATION_FAILED)
+_FORBIDDEN = _problem("Forbidden", CSRF_FAILED, AUTHENTICATION_FAILED)
 _UNSUPPORTED_MEDIA_TYPE = _problem("UnsupportedMediaType", UNSUPPORTED_MEDIA_TYPE)
 
 
@@ -145,12 +153,29 @@ class CodeSentSerializer(serializers.Serializer):
     )
 
 
+class ClosedAnswer(serializers.Serializer):
+    """An answer body with these keys and no other (``additionalProperties: false``).
+
+    For verify's answers, which its schema gives as a ``oneOf``: open, a sign-in's body
+    (``detail`` and more) would be a password reset's (``detail``) too, and match two.
+    """
+
+
+class ClosedAnswerExtension(OpenApiSerializerExtension):
+    target_class = ClosedAnswer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
 class SignedInUserSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text=_("The user's primary key."))
     username = serializers.CharField()
 
 
-class SignedInSerializer(serializers.Serializer):
+class SignedInSerializer(ClosedAnswer):
     detail = _detail()
     user = SignedInUserSerializer()
     session = serializers.BooleanField(
@@ -162,11 +187,11 @@ class SignedInSerializer(serializers.Serializer):
     )
 
 
-class PasswordSetSerializer(serializers.Serializer):
+class PasswordSetSerializer(ClosedAnswer):
     detail = _detail()
 
 
-class PhoneVerifiedSerializer(serializers.Serializer):
+class PhoneVerifiedSerializer(ClosedAnswer):
     detail = _detail()
     mobile = serializers.CharField(help_text=_("The number now verified for the signed-in user, normalised."))
 
@@ -185,7 +210,18 @@ def _responses(prefix: str, success: OpenApiResponse, *, bad_request: tuple[str,
     return {
         200: success,
         400: OpenApiResponse(_bad_request(f"{prefix}BadRequest", *bad_request), _("Bad input, or a refusal.")),
-        401: OpenApiResponse(_NOT_AUTHENTICATED, _("purpose verify_phone without a signed-in user.")),
+        401: OpenApiResponse(
+            _NOT_AUTHENTICATED,
+            _("purpose verify_phone without a signed-in user, or credentials the site's authentication refuses."),
+        ),
+        403: OpenApiResponse(
+            _FORBIDDEN,
+            _(
+                "A signed-in session's request, or (verify) a login, without Django's CSRF token while "
+                "rest_framework.authtoken is not installed; or credentials the site's session-first "
+                "authentication refuses."
+            ),
+        ),
         415: OpenApiResponse(_UNSUPPORTED_MEDIA_TYPE, _("A body that is not JSON, form-encoded or multipart.")),
         429: OpenApiResponse(
             _problem(f"{prefix}TooManyRequests", *limits, retry_after=True),
@@ -238,10 +274,6 @@ _VERIFY_CODE_SCHEMA = extend_schema(
             ),
             bad_request=VERIFY_CODE_400,
             limits=VERIFY_CODE_429,
-        ),
-        403: OpenApiResponse(
-            _problem("VerifyCodeForbidden", CSRF_FAILED),
-            _("A login without Django's CSRF token while rest_framework.authtoken is not installed."),
         ),
     },
     parameters=[_RETRY_AFTER_HEADER],

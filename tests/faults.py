@@ -13,6 +13,9 @@ Each connection is answered by the ``mode`` a test sets:
 ``hang_from=N``: from the N-th request on, whatever the mode, hang (to kill a worker mid-batch).
 
 ``requests`` counts the requests that arrived whole; ``bodies`` keeps them.
+
+And a database that goes away mid-path: :func:`cut_statement` fails the N-th statement of a block
+(simulated errors, or real ones on PostgreSQL), :func:`every_cut` yields each N of a path.
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
+
+from django.db import InterfaceError, OperationalError, connection
 
 
 def http_reply(body: bytes | str, *, status: str = "200 OK", headers: tuple[str, ...] = ()) -> bytes:
@@ -157,3 +165,120 @@ class Blackhole:
         for filler in self._fillers:
             filler.close()
         self._server.close()
+
+
+# -- a database that goes away mid-path ------------------------------------------------------------
+
+#: What a driver raises when the database goes away or gives up on a statement, as Django wraps
+#: it (psycopg's QueryCanceled, DeadlockDetected and SerializationFailure are OperationalErrors).
+DATABASE_FAULTS = {
+    "connection lost": lambda: OperationalError("server closed the connection unexpectedly (simulated)"),
+    "connection closed": lambda: InterfaceError("connection already closed (simulated)"),
+    "statement timeout": lambda: OperationalError("canceling statement due to statement timeout (simulated)"),
+    "deadlock": lambda: OperationalError("deadlock detected (simulated)"),
+    "serialization failure": lambda: OperationalError("could not serialize access (simulated)"),
+    "database locked": lambda: OperationalError("database is locked (simulated)"),
+}
+
+
+#: Real faults, on PostgreSQL: run in place of the cut statement, they fail as the server would make
+#: it fail. The connection killed under the statement; a lock that is never granted (a second
+#: connection holds it: :func:`hold_advisory_lock`) past ``lock_timeout``; ``statement_timeout``.
+#: The settings last for the session (outside a transaction): :func:`reset_session` undoes them.
+ADVISORY_LOCK = 20261207
+POSTGRES_FAULTS = {
+    "killed (PostgreSQL)": "SELECT pg_terminate_backend(pg_backend_pid())",
+    "lock timeout (PostgreSQL)": f"SET lock_timeout = '50ms'; SELECT pg_advisory_lock({ADVISORY_LOCK})",
+    "statement timeout (PostgreSQL)": "SET statement_timeout = '50ms'; SELECT pg_sleep(30)",
+}
+
+
+@contextmanager
+def hold_advisory_lock() -> Iterator[None]:
+    """Hold :data:`ADVISORY_LOCK` from a connection of its own for the block."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
+        yield
+
+
+def reset_session() -> None:
+    """Undo what a PostgreSQL fault set for the session; a killed connection is reopened."""
+    connection.close_if_unusable_or_obsolete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout; RESET statement_timeout")
+
+
+class StatementCut:
+    """A ``connection.execute_wrapper``: counts the statements run and fails the ``at``-th one (1, 2, …).
+
+    The statement is not run: ``fault()``'s exception is raised in its place, as the driver would
+    raise it (the database never sees the statement, so a transaction is not aborted by it, just
+    as a lost connection leaves nothing behind). ``at=None`` only counts. ``instead``, when given,
+    is run in place of the statement (a real fault: a query that kills the connection, say) and
+    whatever it raises is what the caller gets. ``statements`` keeps the SQL, for messages.
+    """
+
+    def __init__(
+        self,
+        at: int | None = None,
+        fault: Callable[[], Exception] = DATABASE_FAULTS["connection lost"],
+        *,
+        instead: str | None = None,
+    ) -> None:
+        self.at = at
+        self.fault = fault
+        self.instead = instead
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    @property
+    def fired(self) -> bool:
+        return self.at is not None and self.count >= self.at
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        self.statements.append(sql)
+        if self.count == self.at:
+            if self.instead is not None:
+                execute(self.instead, None, False, context)
+                raise AssertionError(f"{self.instead!r} was meant to fail and did not")
+            raise self.fault()
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def cut_statement(at: int | None = None, fault: str = "connection lost") -> Iterator[StatementCut]:
+    """Within the block, the default connection's ``at``-th statement fails as ``fault`` (a name in
+    :data:`DATABASE_FAULTS`, simulated, or :data:`POSTGRES_FAULTS`, real). See :class:`StatementCut`."""
+    if fault in POSTGRES_FAULTS:
+        cut = StatementCut(at, instead=POSTGRES_FAULTS[fault])
+    else:
+        cut = StatementCut(at, DATABASE_FAULTS[fault])
+    with connection.execute_wrapper(cut):
+        yield cut
+
+
+def every_cut(path: Callable[[], object], reset: Callable[[], object]) -> Iterator[int]:
+    """The cut points of ``path``: run it once whole (after ``reset()``) to count its statements, then
+    yield 1, 2, …, that count, calling ``reset()`` before each. Counted, not listed, so a test of a
+    path holds whatever statements a version of it runs."""
+    reset()
+    with cut_statement() as dry_run:
+        path()
+    assert dry_run.count, "the path ran no statement: nothing to cut"
+    for at in range(1, dry_run.count + 1):
+        reset()
+        yield at

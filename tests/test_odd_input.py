@@ -13,13 +13,13 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from django.apps import apps
 from django.test import Client
 
 import django_huyi_sms
 from django_huyi_sms.models import StatusReceipt
 
 from .flow_helpers import MOBILE, make_user
+from .fuzz_helpers import row_counts
 from .push_helpers import TOKEN, receipt_fields
 
 pytestmark = pytest.mark.django_db
@@ -35,11 +35,6 @@ FORM = "application/x-www-form-urlencoded"
 def client():
     # A 500 must show as a 500 here, not as the exception the test client would re-raise.
     return Client(raise_request_exception=False)
-
-
-def row_counts() -> dict[str, int]:
-    models = apps.get_app_config("huyi_sms").get_models()
-    return {model.__name__: model.objects.count() for model in models if not model._meta.proxy}  # each table once
 
 
 def post(client, url: str, body: bytes, content_type: str):

@@ -8,6 +8,7 @@ examples of ``docs/api.md`` are checked against the same answers.
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import json
 import re
@@ -26,9 +27,11 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.test import APIClient
 
 from django_huyi_sms.adapter import HuyiAdapter
+from django_huyi_sms.api import OtpApiView
 from django_huyi_sms.exceptions import ChallengeFailed
 from django_huyi_sms.models import OtpRecord
 
@@ -88,7 +91,7 @@ def test_a_sites_whole_schema_has_the_api_described_and_no_push_url():
     assert reverse("huyi_sms:receipt_push") == "/sms/push/receipt/"  # they are in the site's URLs
     paths, statuses = run_python(A_SITES_SCHEMA).splitlines()
     assert ast.literal_eval(paths) == [REQUEST, VERIFY]
-    assert ast.literal_eval(statuses) == ["200", "400", "401", "415", "429", "503"]
+    assert ast.literal_eval(statuses) == ["200", "400", "401", "403", "415", "429", "503"]
 
 
 def run_python(code: str) -> str:
@@ -141,7 +144,7 @@ def test_the_request_bodies_are_the_serializers(schema):
 
 def test_every_status_each_endpoint_answers_is_described(schema):
     responses = {path: schema["paths"][path]["post"]["responses"] for path in (REQUEST, VERIFY)}
-    assert set(responses[REQUEST]) == {"200", "400", "401", "415", "429", "503"}
+    assert set(responses[REQUEST]) == {"200", "400", "401", "403", "415", "429", "503"}
     assert set(responses[VERIFY]) == {"200", "400", "401", "403", "415", "429"}
     for answers in responses.values():
         assert answers["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
@@ -179,13 +182,20 @@ class Answer:
     content_type: str = "application/json"
     # False: as a site without rest_framework.authtoken, whose sign-ins need Django's CSRF token.
     token_auth: bool = True
+    # True: the client sends no CSRF token and Django's check is made (a browser's forged or broken request).
+    csrf_checks: bool = False
+    # The site's DEFAULT_AUTHENTICATION_CLASSES, when not DRF's own (session first).
+    authentication: list[type] | None = None
 
     def play(self, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any] | bytes | None = None) -> Any:
         from django_huyi_sms import flows
 
-        api = APIClient(enforce_csrf_checks=not self.token_auth)
+        api = APIClient(enforce_csrf_checks=self.csrf_checks or not self.token_auth)
         if not self.token_auth:
             monkeypatch.setattr(flows, "token_auth_installed", lambda: False)
+        if self.authentication is not None:
+            # Read from the settings once, when DRF's APIView class is made: set where the view reads it.
+            monkeypatch.setattr(OtpApiView, "authentication_classes", self.authentication)
         body = self.body if body is None else body
         with override_settings(HUYI_SMS=huyi(**self.settings)):
             self.before(api)
@@ -217,6 +227,13 @@ def with_user(then: Callable[[APIClient], None] = lambda api: None, *, signed_in
     return before
 
 
+def wrong_password(api: APIClient) -> None:
+    api.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"nobody:wrong").decode())
+
+
+BASIC_FIRST = [BasicAuthentication, SessionAuthentication]
+
+
 def expire_codes(api: APIClient) -> None:
     ask()(api)
     OtpRecord.objects.update(expires_at=timezone.now())
@@ -246,6 +263,11 @@ ANSWERS: dict[str, Answer] = {
                          settings={"OTP": {"SITE_HOURLY_LIMIT": 1}}),
     "rate_limited": Answer(REQUEST, 429, "rate_limited", {"mobile": OTHER_MOBILE}, ask(),
                            settings={"RATELIMITS": {"REQUEST_CODE": "1/h"}}),
+    "request_csrf_failed": Answer(REQUEST, 403, "csrf_failed", {"mobile": MOBILE}, with_user(signed_in=True),
+                                  csrf_checks=True),
+    "request_authentication_failed": Answer(REQUEST, 403, "authentication_failed", {"mobile": MOBILE}, wrong_password),
+    "request_authentication_failed_401": Answer(REQUEST, 401, "authentication_failed", {"mobile": MOBILE},
+                                                wrong_password, authentication=BASIC_FIRST),
     "sms_unavailable": Answer(REQUEST, 503, "sms_unavailable", {"mobile": MOBILE, "purpose": "verify_phone"},
                               with_user(signed_in=True), settings=UNREACHABLE),
     # POST api/otp/verify/
@@ -265,6 +287,10 @@ ANSWERS: dict[str, Answer] = {
     "verify_not_authenticated": Answer(VERIFY, 401, "not_authenticated",
                                        {"mobile": MOBILE, "code": "12", "purpose": "verify_phone"}),
     "csrf_failed": Answer(VERIFY, 403, "csrf_failed", LOGIN, with_user(ask()), token_auth=False),
+    "verify_authentication_failed": Answer(VERIFY, 403, "authentication_failed", {"mobile": MOBILE, "code": "12"},
+                                           wrong_password),
+    "verify_authentication_failed_401": Answer(VERIFY, 401, "authentication_failed",
+                                               {"mobile": MOBILE, "code": "12"}, wrong_password, authentication=BASIC_FIRST),
     "verify_unsupported_media_type": Answer(VERIFY, 415, "unsupported_media_type", b"x", content_type="text/plain"),
     "verify_rate_limited": Answer(VERIFY, 429, "rate_limited", {"mobile": MOBILE, "code": "12"},
                                   lambda api: api.post(VERIFY, {"mobile": MOBILE, "code": "12"}, format="json"),
@@ -272,18 +298,21 @@ ANSWERS: dict[str, Answer] = {
 }
 
 
-def strict(schema: dict[str, Any], node: Any) -> Any:
-    """An OpenAPI 3.0 schema as a JSON Schema: references inlined, ``nullable`` as a type, no key unlisted."""
+def strict(schema: dict[str, Any], node: Any, *, closed: bool = True) -> Any:
+    """An OpenAPI 3.0 schema as a JSON Schema: references inlined, ``nullable`` as a type, no key unlisted
+    (``closed=False``: only where the schema itself says so, as a client's validator reads it)."""
     if isinstance(node, list):
-        return [strict(schema, item) for item in node]
+        return [strict(schema, item, closed=closed) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
-        return strict(schema, component(schema, node["$ref"]))
-    node = {key: strict(schema, value) for key, value in node.items() if key not in ("description", "writeOnly")}
+        return strict(schema, component(schema, node["$ref"]), closed=closed)
+    node = {
+        key: strict(schema, value, closed=closed) for key, value in node.items() if key not in ("description", "writeOnly")
+    }
     if node.pop("nullable", False):
         node = {"anyOf": [node, {"type": "null"}]}
-    elif node.get("type") == "object" and "properties" in node:
+    elif closed and node.get("type") == "object" and "properties" in node:
         node.setdefault("additionalProperties", False)
     return node
 
@@ -311,6 +340,14 @@ def test_every_answer_is_what_the_schema_says(schema, played, name):
     jsonschema.validate(body, response_schema(schema, answer.endpoint, answer.status))
     if answer.status == 429:
         assert body["retry_after"] == int(response["Retry-After"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["signed_in", "password_set", "phone_verified"])
+def test_each_verify_answer_is_exactly_one_of_the_published_bodies(schema, played, name):
+    # The schema as published, not made strict here: a sign-in's body must not pass for a reset's too.
+    described = schema["paths"][VERIFY]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.validate(played(name).json(), strict(schema, described, closed=False))
 
 
 def test_every_code_the_schema_lists_is_one_the_api_answers(schema):

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 import django_huyi_sms
-from django_huyi_sms import otp
+from django_huyi_sms import bulk, otp, sending, signals
 from django_huyi_sms.exceptions import (
     HuyiConfigurationError,
     HuyiConnectionError,
@@ -20,10 +20,11 @@ from django_huyi_sms.exceptions import (
     HuyiTransportError,
     ResendTooSoon,
 )
-from django_huyi_sms.models import OtpRecord, SmsLog
+from django_huyi_sms.models import BalanceAlarm, OtpRecord, SmsLog, SmsTemplate
 
 from .faults import Blackhole, FaultyProvider, accepted, http_reply, unused_port
-from .test_send import CODE_TEXT, ihuyi_at
+from .test_queue import run_queued_tasks
+from .test_send import CODE_TEXT, Catcher, ihuyi_at
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +234,100 @@ def test_an_endpoint_that_is_not_http_fails_as_nothing_sent():
     with pytest.raises(HuyiConfigurationError, match="not an http:// or https:// URL"):
         send("ftp://127.0.0.1/webservice/sms.php")
     assert the_row().status == SmsLog.Status.FAILED
+
+
+# -- the same faults on the other paths: a worker, a bulk batch, the balance, a template, a code --------
+
+#: The request left and no valid answer came, each way the provider can fail to give one.
+NO_VALID_ANSWER = [
+    pytest.param("hang", b"", id="hang"),
+    pytest.param("reset", b"", id="reset"),
+    pytest.param("close", b"", id="close"),
+    pytest.param("reply", http_reply("busy", status="500 Internal Server Error"), id="500"),
+    pytest.param("reply", http_reply("<html>gateway</html>"), id="garbage"),
+    pytest.param("drip", accepted(), id="drip-fed"),
+]
+
+
+def no_valid_answer(faulty, mode, reply):
+    faulty.mode, faulty.reply, faulty.drip_interval = mode, reply, 0.2
+
+
+@pytest.mark.parametrize("mode, reply", NO_VALID_ANSWER)
+def test_a_worker_leaves_a_send_with_no_valid_answer_unknown_and_never_retries_it(
+    faulty, dummy_queue, django_capture_on_commit_callbacks, mode, reply
+):
+    """Retries are on and the queue can defer; still, what may have been sent is not sent again."""
+    no_valid_answer(faulty, mode, reply)
+    with ihuyi_at(faulty.url, TIMEOUT=0.5, QUEUE={"RETRIES": 3, "RETRY_BACKOFF": 1}):
+        with django_capture_on_commit_callbacks(execute=True):
+            log = django_huyi_sms.enqueue_sms(MOBILE, CODE_TEXT)
+        assert run_queued_tasks(dummy_queue) == 1
+        assert sending.requeue(older_than=300) == sending.RequeueResult(handed_out=0, unknown=0)
+    log.refresh_from_db()
+    assert (log.status, log.attempts) == (SmsLog.Status.UNKNOWN, 1)
+    assert dummy_queue.results == [] and faulty.requests == 1
+
+
+@pytest.mark.parametrize("mode, reply", NO_VALID_ANSWER)
+def test_a_bulk_batch_with_no_valid_answer_is_unknown_row_by_row_and_never_retried(
+    faulty, dummy_queue, django_capture_on_commit_callbacks, mode, reply
+):
+    no_valid_answer(faulty, mode, reply)
+    marketing = {"ACCOUNT": "M1", "API_KEY": "mk", "API_URL": faulty.url}
+    with ihuyi_at(faulty.url, TIMEOUT=0.5, PRODUCTS={"marketing": marketing}, QUEUE={"RETRIES": 3}):
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = django_huyi_sms.send_bulk(["13800138000", "13800138001", "13800138002"], "【商城】周末五折，回T退订")
+        run_queued_tasks(dummy_queue)
+        assert bulk.send_batch(sent.pk, 0) == 0  # the task delivered again sends nothing
+    assert set(SmsLog.objects.values_list("status", "attempts")) == {(SmsLog.Status.UNKNOWN, 1)}
+    assert faulty.requests == 1 and faulty.bodies[0]["mobile"] == "13800138000,13800138001,13800138002"
+
+
+@pytest.mark.parametrize(
+    "mode, reply",
+    [
+        *NO_VALID_ANSWER,
+        pytest.param("reply", http_reply('{"code":2,"msg":"ok","num":"lots"}'), id="num not a number"),
+        pytest.param("reply", http_reply('{"code":2,"msg":"ok","num":"-5"}'), id="num negative"),
+        pytest.param("reply", http_reply('{"code":2,"msg":"ok"}'), id="num missing"),
+    ],
+)
+def test_a_balance_with_no_valid_answer_is_an_error_and_no_reading(faulty, mode, reply):
+    """A garbled balance must not be read as 0 (or as plenty): that would ring, or silence, the alarm."""
+    no_valid_answer(faulty, mode, reply)
+    with Catcher(signals.balance_low) as rang, ihuyi_at(faulty.url, TIMEOUT=0.5, LOW_BALANCE_THRESHOLD=100):
+        with pytest.raises(HuyiTransportError):
+            django_huyi_sms.get_balance()
+    assert rang.calls == [] and not BalanceAlarm.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "mode, reply",
+    [
+        *NO_VALID_ANSWER,
+        pytest.param("reply", http_reply('{"code":2,"msg":"ok","templateid":"x"}'), id="templateid not a number"),
+        pytest.param("reply", http_reply('{"code":2,"msg":"ok"}'), id="templateid missing"),
+    ],
+)
+def test_a_template_with_no_valid_answer_is_an_error_recorded_nowhere_and_submitted_once(faulty, mode, reply):
+    """It may be in the provider's review queue: the operator looks in the console rather than submit it twice."""
+    no_valid_answer(faulty, mode, reply)
+    with ihuyi_at(faulty.url, TIMEOUT=0.5):
+        with pytest.raises(HuyiTransportError):
+            django_huyi_sms.add_template("您的验证码是：【变量】。")
+    assert not SmsTemplate.objects.exists() and faulty.requests == 1
+
+
+@pytest.mark.parametrize("mode, reply", [param for param in NO_VALID_ANSWER if param.id != "hang"])
+def test_a_code_with_no_valid_answer_stays_valid_and_counts(faulty, mode, reply):
+    """As with a hanging provider (above): it may be on the phone."""
+    no_valid_answer(faulty, mode, reply)
+    with ihuyi_at(faulty.url, TIMEOUT=0.5):
+        record = otp.request_code(MOBILE, purpose="verify_phone")
+        assert (record.status, record.sms_log.status) == (OtpRecord.Status.ACTIVE, SmsLog.Status.UNKNOWN)
+        with pytest.raises(ResendTooSoon):
+            otp.request_code(MOBILE, purpose="verify_phone")
+    assert faulty.requests == 1
+    code = "".join(ch for ch in faulty.bodies[0]["content"] if ch.isdigit())
+    assert otp.verify_code(MOBILE, code, purpose="verify_phone").status == OtpRecord.Status.USED

@@ -443,3 +443,15 @@ def test_a_send_with_settings_the_check_reports_fails_as_nothing_sent(mistake, n
         send_sms("13800138000", "您的验证码是：1234。请不要把验证码泄露给其他人。")
     log = SmsLog.objects.get()
     assert log.status == SmsLog.Status.FAILED and named in log.provider_msg
+
+
+
+def test_a_database_the_app_does_not_speak_is_an_error_at_check_time(monkeypatch):
+    from django.db import connection
+
+    from django_huyi_sms.checks import _check_database
+
+    assert _check_database() == []  # the suite's own database (SQLite or PostgreSQL)
+    monkeypatch.setattr(connection, "vendor", "mysql")
+    [error] = _check_database()
+    assert error.id == "huyi_sms.E060" and "'mysql'" in error.msg and "PostgreSQL and SQLite" in error.msg

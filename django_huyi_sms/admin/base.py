@@ -15,6 +15,7 @@ from django.contrib.admin.widgets import url_params_from_lookup_dict
 from django.db.models import Field, ForeignObjectRel, Q, QuerySet
 from django.db.models.fields.related import RelatedField
 from django.http import HttpRequest
+from django.urls import URLPattern
 from django.utils.functional import cached_property
 from django.utils.html import escape
 from django.utils.safestring import SafeString
@@ -108,6 +109,22 @@ def mask_raw_push(request: HttpRequest, raw: dict[str, Any]) -> dict[str, Any]:
         if key in shown:
             shown[key] = shown_mobile(request, str(shown[key]))
     return shown
+
+
+class ReadableFormsMixin(_ModelAdmin):
+    """Every page of this admin answers a POST whose form cannot be read (a charset that is no text
+    encoding, a lone surrogate) with a 400 saying why, as the app's own pages do, not a 500."""
+
+    @property
+    def urls(self) -> list[URLPattern]:
+        # What the admin site includes: every URL of get_urls(), a subclass's own pages too.
+        from ..views import readable_form
+
+        urls = self.get_urls()
+        for url in urls:
+            if isinstance(url, URLPattern):
+                url.callback = readable_form(url.callback)
+        return urls
 
 
 class ReadOnlyAdminMixin(_ModelAdmin):

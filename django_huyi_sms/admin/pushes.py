@@ -17,6 +17,7 @@ from ..models import OptOut, StatusReceipt, UpstreamReply
 from .base import (
     MaskedMobileMixin,
     OwnFiltersOnlyMixin,
+    ReadableFormsMixin,
     ReadOnlyAdminMixin,
     ScaleAdminMixin,
     mask_raw_push,
@@ -93,7 +94,7 @@ class OptOutForm(forms.ModelForm):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
+class OptOutAdmin(ReadableFormsMixin, OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, admin.ModelAdmin):
     """Numbers that get no marketing. Staff may add one (reason: added by staff) or remove one."""
 
     form = OptOutForm

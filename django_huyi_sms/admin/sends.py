@@ -23,6 +23,7 @@ from . import dashboard, export, template_sends
 from .base import (
     MaskedMobileMixin,
     OwnFiltersOnlyMixin,
+    ReadableFormsMixin,
     ReadOnlyAdminMixin,
     ScaleAdminMixin,
     mobile_column,
@@ -71,7 +72,9 @@ class UpstreamReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(SmsLog)
-class SmsLogAdmin(OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SmsLogAdmin(
+    ReadableFormsMixin, OwnFiltersOnlyMixin, MaskedMobileMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Read-only: a log must not be edited or deleted away. Resending makes a new, linked row.
 
     A one-time code's message is shown as stored: ``otp.py`` sends it with the

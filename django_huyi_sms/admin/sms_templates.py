@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import sending
 from ..exceptions import HuyiError
 from ..models import Product, SmsTemplate
-from .base import OwnFiltersOnlyMixin, ReadOnlyAdminMixin, ScaleAdminMixin
+from .base import OwnFiltersOnlyMixin, ReadableFormsMixin, ReadOnlyAdminMixin, ScaleAdminMixin
 from .display import status_badge
 
 
@@ -29,7 +29,7 @@ class SubmitTemplateForm(forms.Form):
 
 
 @admin.register(SmsTemplate)
-class SmsTemplateAdmin(OwnFiltersOnlyMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SmsTemplateAdmin(ReadableFormsMixin, OwnFiltersOnlyMixin, ScaleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Templates are written by ``sending.add_template`` and by review pushes; "add" submits one for review."""
 
     list_display = ("templateid", "product", "content", "status_badge", "review_msg", "created_at", "reviewed_at")

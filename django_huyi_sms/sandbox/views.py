@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..conf import huyi_settings
+from ..views import readable_form
 from . import pages
 from .inbox import phone_payload
 from .pages import ReplyForm, TemplateReviewForm
@@ -34,14 +35,14 @@ from .wire import read_body
 # The forms lived here before pages.py served both servers.
 __all__ = ["ReplyForm", "TemplateReviewForm", "index", "phone", "phone_json", "provider", "review_template"]
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _served(view: View) -> View:
     """``view``, answering 404 on the app's mount while ``SANDBOX_SITE`` is empty."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, site_sandbox: bool = False, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, site_sandbox: bool = False, **kwargs: Any) -> HttpResponseBase:
         if site_sandbox and not huyi_settings.SANDBOX_SITE:
             raise Http404(_("The sandbox is off: HUYI_SMS['SANDBOX_SITE'] is empty."))
         return view(request, *args, **kwargs)
@@ -91,6 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @_served
 @require_POST
+@readable_form
 def review_template(request: HttpRequest) -> HttpResponse:
     """Approve or reject a template, as the provider's reviewers would; pushed to TEMPLATE_URL."""
     return _respond(request, pages.review_template(get_gateway(), _links(request), request.POST))
@@ -98,6 +100,7 @@ def review_template(request: HttpRequest) -> HttpResponse:
 
 @_served
 @require_http_methods(["GET", "POST"])
+@readable_form
 def phone(request: HttpRequest, mobile: str) -> HttpResponse:
     """What ``mobile`` received, newest first, and a form to text back (pushed to REPLY_URL)."""
     data = request.POST if request.method == "POST" else None

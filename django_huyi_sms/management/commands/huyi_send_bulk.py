@@ -126,6 +126,8 @@ class Command(BaseCommand):
             raw = open(path, "rb")  # noqa: SIM115  closed with the text wrapper below
         except OSError as error:
             raise CommandError(f"{path}: {error.strerror}") from None
+        except ValueError:  # a NUL, or a lone surrogate that no file name can hold
+            raise CommandError(f"{path!r}: not a file name") from None
         mobiles: list[str] = []
         lines: list[int] = []
         line = 0
