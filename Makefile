@@ -110,7 +110,7 @@ soak: $(BENCH_STAMP)
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/test; fi; \
 	if [ -z "$$DATABASE_URL" ]; then echo "no PostgreSQL here: the soak runs on SQLite"; fi; \
 	export HUYI_TEST_DB_NAME=$${HUYI_TEST_DB_NAME:-test_soak}; \
-	$(PY) -m pytest -m slow $(PYTEST_ARGS) && \
+	HUYI_FUZZ_FULL=1 $(PY) -m pytest -m slow $(PYTEST_ARGS) && \
 	$(PY) -m pytest benchmarks/test_receipts.py -m slow -s --timeout=0 $(PYTEST_ARGS)
 
 # The docs extra (MkDocs, Material, drf-spectacular for the schema) on top of the dev virtualenv.

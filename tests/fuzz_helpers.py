@@ -6,12 +6,15 @@ traceback), and the database holds what a whole accepted action writes, or nothi
 (:func:`row_counts` before and after, :func:`writes_one_of` to judge the change).
 
 The quick forms run in the normal suite, the long ones are marked ``slow``; both are
-derandomized, so every run, and CI, tries the same cases.
+derandomized, so every run, and CI, tries the same cases. The long forms of the schema, form
+and command fuzzes run a quarter of their cases in CI (:func:`at_length`; the push and API
+body fuzz keeps its 10,000), and all of them under ``make soak`` (``HUYI_FUZZ_FULL=1``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
@@ -24,6 +27,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "FUZZ",
+    "at_length",
     "CHARSETS",
     "odd_text",
     "json_value",
@@ -37,6 +41,12 @@ __all__ = [
     "changes",
     "writes_one_of",
 ]
+
+def at_length(examples: int) -> int:
+    """A long form's examples: all of them with ``HUYI_FUZZ_FULL`` set (``make soak``), else a quarter,
+    which keeps CI within its time while the same derandomized cases lead every run."""
+    return examples if os.environ.get("HUYI_FUZZ_FULL") else max(1, examples // 4)
+
 
 FUZZ = settings(
     deadline=None,

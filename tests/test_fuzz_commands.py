@@ -32,7 +32,7 @@ from django_huyi_sms.management.commands import huyi_sandbox
 from django_huyi_sms.models import BulkSend, SmsLog
 
 from .flow_helpers import MOBILE, OTHER_MOBILE
-from .fuzz_helpers import FUZZ, changes, odd_text, row_counts, writes_one_of
+from .fuzz_helpers import FUZZ, at_length, changes, odd_text, row_counts, writes_one_of
 
 pytestmark = pytest.mark.django_db
 
@@ -220,7 +220,7 @@ def test_command_arguments(name, workdir):
 @pytest.mark.parametrize("name", COMMANDS)
 def test_command_arguments_at_length(name, workdir):
     # 7 commands × 400 argument lists = 2,800 runs.
-    fuzz(name, 400, workdir)
+    fuzz(name, at_length(400), workdir)
 
 
 # What the fuzz found: a path no file name can be (a lone surrogate, a NUL) was a ValueError's traceback.
