@@ -18,6 +18,7 @@ from django_huyi_sms.models import SmsLog, StatusReceipt
 from django_huyi_sms.receipts import ReceiptEvent, apply_receipt
 
 from .push_helpers import post_form, receipt_fields
+from .test_queue_concurrency import run_together
 from .test_send import Catcher
 
 TEXT = "您的验证码是：1234。"
@@ -27,26 +28,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 def event(smsid: str, code: str, minute: int = 0, mobile: str = "13800138000") -> ReceiptEvent:
     return ReceiptEvent(smsid, mobile, code, "DELIVRD" if code == "2" else "UNDELIV", datetime(2026, 11, 25, 10, minute, tzinfo=CHINA))
 
-
-def run_together(*targets) -> None:
-    gate = threading.Barrier(len(targets))
-    errors: list[BaseException] = []
-
-    def run(target):
-        try:
-            gate.wait(timeout=10)
-            target()
-        except BaseException as error:  # reported below: a thread's exception would pass unseen
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
 
 
 @pytest.mark.django_db
