@@ -105,14 +105,20 @@ def report_sends(section: report.Section, sends: list[dict]) -> None:
                       [tuple(r["throughput"][side]["spread"]) for r in sends])
 
 
+
+def _worker_bench(mode: str) -> dict:
+    """``benchmarks.worker_bench`` in ``mode`` ("scaling" or "memory") against a fake provider of its own."""
+    provider = FakeProviderProcess()
+    try:
+        return _run("benchmarks.worker_bench", provider.url, REDIS, mode)
+    finally:
+        provider.stop()
+
+
 def test_queued_sends_through_1_2_and_4_workers():
     section = report.section("send-workers", "Queued sends through the workers")
     _needs_queue(section, "worker scaling")
-    provider = FakeProviderProcess()
-    try:
-        result = _run("benchmarks.worker_bench", provider.url, REDIS, "scaling")
-    finally:
-        provider.stop()
+    result = _worker_bench("scaling")
     report_workers(section, result)
     assert all(len(run["throughput"]) == result["rounds"] for run in result["workers"].values())
 
@@ -147,11 +153,7 @@ def report_workers(section: report.Section, result: dict) -> None:
 def test_peak_memory_while_sending_100000_messages():
     section = report.section("send-memory", "Peak memory while sending 100,000 messages")
     _needs_queue(section, "the send path's memory")
-    provider = FakeProviderProcess()
-    try:
-        result = _run("benchmarks.worker_bench", provider.url, REDIS, "memory")
-    finally:
-        provider.stop()
+    result = _worker_bench("memory")
     report_memory(section, result)
 
 

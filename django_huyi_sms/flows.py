@@ -15,14 +15,13 @@ from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
-from django.utils import timezone
 
 from . import otp, purposes
 from .adapter import get_adapter
 from .auth import BACKEND_PATH, SmsCodeBackend
 from .conf import huyi_settings
-from .exceptions import HuyiApiError, InvalidCode, NotSignedIn, OtpError, ResendTooSoon, VoiceNotOffered
-from .models import OtpRecord, OtpThrottle
+from .exceptions import InvalidCode, NotSignedIn, OtpError, VoiceNotOffered
+from .models import OtpRecord
 from .privacy import private
 from .provider import mask_mobile
 from .ratelimits import REQUEST_CODE, VERIFY_CODE, check_rate
@@ -83,21 +82,14 @@ def resend_in(mobile: str, purpose: str) -> int | None:
 
     For the pages, which count down on their "send code" button: after a code
     was sent, and again when the page comes back with a wrong code, so the wait
-    is the server's, not the browser's memory. Asks the number's throttle the
-    question :func:`send_code` asks under its lock (``ResendTooSoon``, the wait
-    for this purpose), without sending; a number with or without an account waits alike (both are counted).
+    is the server's, not the browser's memory: :func:`otp.seconds_until_allowed`
+    (the purpose's resend wait), without sending; a number with or without an account waits alike (both are counted).
     ``ValueError`` for an unknown purpose.
     """
     if purpose not in purposes.ALL:
         raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(purposes.ALL)}")
-    try:
-        mobile = get_adapter().normalize_mobile(mobile)
-    except HuyiApiError:
-        return None
-    throttle = OtpThrottle.objects.filter(mobile=mobile).first()
-    refusal = None if throttle is None else throttle.refusal(timezone.now(), purpose)
     # Another limit (the day's) is not counted down: its refusal says so when a code is asked for.
-    return refusal.retry_after if isinstance(refusal, ResendTooSoon) else None
+    return otp.seconds_until_allowed(mobile, purpose, daily=False) or None
 
 
 @private

@@ -63,6 +63,7 @@ from .exceptions import (
     HuyiApiError,
     HuyiTransportError,
     InvalidCode,
+    ResendTooSoon,
     TooManyAttempts,
     VoiceTooSoon,
 )
@@ -530,7 +531,7 @@ def _matching(records: list[OtpRecord], code: str) -> OtpRecord | None:
     return matched if code else None
 
 
-def seconds_until_allowed(mobile: str, purpose: str = "login") -> int:
+def seconds_until_allowed(mobile: str, purpose: str = "login", *, daily: bool = True) -> int:
     """Seconds until ``mobile`` may be sent a code for ``purpose`` as far as its own limits go: 0 now.
 
     The resend interval for the purpose (``RESEND_INTERVAL`` since its last
@@ -543,6 +544,8 @@ def seconds_until_allowed(mobile: str, purpose: str = "login") -> int:
     site-wide cap or a voice fallback's own wait (:func:`voice_fallback_in`).
     One SELECT; a malformed number answers 0 (a request would say what is
     wrong with it). Raises ``ValueError`` for an empty or over-long purpose.
+    ``daily=False``: the purpose's resend wait only (what the pages count down;
+    the day's limit says "today" when a code is asked for, not seconds).
     """
     purpose = _check_purpose(purpose)
     try:
@@ -553,5 +556,8 @@ def seconds_until_allowed(mobile: str, purpose: str = "login") -> int:
     if throttle is None:
         return 0
     now = timezone.now()
+    if not daily:
+        refusal = throttle.refusal(now, purpose)
+        return refusal.retry_after if isinstance(refusal, ResendTooSoon) else 0
     waits = [throttle.refusal(now, purpose), throttle.refusal(now, purpose, resend_interval=False)]
     return max((refusal.retry_after for refusal in waits if refusal is not None), default=0)
